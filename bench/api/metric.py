@@ -1,0 +1,66 @@
+"""The metric contract.
+
+A metric reads a :class:`ScoreContext` (generated clips, real splits, the loaded baseline, a
+cached embedding function) and returns a :class:`MetricValue`. It declares its direction, its
+version, and the baseline capabilities it needs; the scorer records ``skipped`` with the reason
+when a need is unmet, and ``failed`` with the error when ``compute`` raises, and always goes on
+with the other metrics. One metric instance writes one ``metrics/<name>.json``.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class MetricSkipped(Exception):
+    """Raised by ``compute`` when the metric does not apply (the message is the reason)."""
+
+
+@dataclass
+class MetricValue:
+    value: float
+    ci95: tuple[float, float] | None = None
+    n: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    reference_hash: str | None = None
+
+
+@dataclass
+class ScoreContext:
+    generated: np.ndarray              # (N, T) float32 generated clips at sample_rate
+    generated_labels: np.ndarray       # (N,) int class ids requested; -1 where unconditional
+    real_test: np.ndarray              # (M, T) float32, the protocol's test split
+    real_test_labels: np.ndarray
+    real_train: np.ndarray
+    real_train_labels: np.ndarray
+    classes: list[str]
+    sample_rate: int
+    protocol: Any                      # the resolved ProtocolConfig
+    embed: Callable[[str, np.ndarray], np.ndarray]   # (embedder name, clips) -> (N, D) float64
+    capabilities: frozenset[str] = frozenset()
+    baseline: Any = None               # the loaded Baseline (eval mode) or None
+    device: torch.device = torch.device("cpu")
+    seed: int = 0
+    artefacts_dir: Path | None = None  # protocol-level artefacts (reference classifier, ...)
+    run_info: dict[str, Any] = field(default_factory=dict)   # fit summary, checkpoint path
+    dataset_hash: str = ""
+
+
+class Metric(abc.ABC):
+    name: str                          # file name under metrics/, e.g. "fad_mel"
+    version: str
+    higher_is_better: bool
+    needs: frozenset[str] = frozenset()   # baseline capabilities required
+    embedder: str | None = None
+    title: str = ""                       # a short human name for the leaderboard legend
+    definition: str = ""                  # one sentence; the README table and legend use it
+
+    @abc.abstractmethod
+    def compute(self, ctx: ScoreContext) -> MetricValue:
+        ...
