@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -e '.[test]'
 	# aisfx pins ancient numpy/librosa: install the wheel (it carries the pretrained CNN) alone.
-	$(BIN)/pip install --no-deps aisfx==0.1.2
+	# essentia + six let the tests run aisfx's own extraction code as a parity reference.
+	$(BIN)/pip install --no-deps aisfx==0.1.2 essentia==2.1b6.dev1389 six
 	touch $@
 
 # Real drum kits (Hydrogen) and a headless browser for the report tests.

@@ -30,7 +30,7 @@ def validation_fn(baseline: Baseline, data: DataModule, protocol, device: torch.
                 x = valid.audio[start:start + VAL_BATCH].to(device)
                 cond = Condition(labels=valid.labels[start:start + VAL_BATCH].to(device))
                 y = baseline.decode(baseline.encode(x, condition=cond), condition=cond)
-                total += float(mrstft_distance(x, y).sum())
+                total += float(mrstft_distance(y, x).sum())  # (estimate, target)
             return total / len(valid)
         return recon
 
