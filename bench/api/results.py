@@ -53,5 +53,11 @@ class MetricRecord:
 
 def run_dir_for(runs_dir: Path, *, protocol: str, protocol_version: str, dataset: str,
                 baseline: str, baseline_version: str, signature: str, seed: int) -> Path:
-    return (Path(runs_dir) / f"{protocol}@{protocol_version}" / dataset
-            / f"{baseline}@{baseline_version}" / signature / f"seed{seed}")
+    return (Path(runs_dir) / safe_part(f"{protocol}@{protocol_version}") / safe_part(dataset)
+            / safe_part(f"{baseline}@{baseline_version}") / signature / f"seed{seed}")
+
+
+def safe_part(name: str) -> str:
+    """A name usable as one path component (the report reads the real names from run.json)."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_.@+" else "_" for ch in str(name))
+    return cleaned.strip(".") or "_"

@@ -33,14 +33,14 @@ def test_reference_runs_write_the_documented_files(reference_runs):
         assert len(rows) == 6 * len(classes)  # clips_per_class in the smoke protocol
         audio, sr = sf.read(run_dir / "samples" / rows[0]["path"])
         assert sr == 8000 and audio.shape == (4000,)
-        for metric in ("fad_mel", "kad_mel", "latency_ms", "params"):
+        for metric in ("fad_mfcc", "kad_mel", "latency_ms", "params"):
             rec = MetricRecord.from_json(json.loads((run_dir / "metrics" / f"{metric}.json").read_text()))
             assert rec.status == "ok", (metric, rec.reason)
 
 
 def test_real_scores_better_than_noise_on_fad(reference_runs):
     def fad(name):
-        path = Path(reference_runs[name]["run_dir"]) / "metrics" / "fad_mel.json"
+        path = Path(reference_runs[name]["run_dir"]) / "metrics" / "fad_mfcc.json"
         return json.loads(path.read_text())["value"]
     assert fad("real") < fad("noise")
 

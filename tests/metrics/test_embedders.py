@@ -240,3 +240,19 @@ def test_hub_batching_keeps_one_vector_per_clip(monkeypatch):
     assert result.vectors.shape == (2, 128)
     np.testing.assert_allclose(result.vectors[:, 0], [0.1, 0.5], atol=1e-3)
     assert result.notes == ["encodec: 75 encoder frames per clip (75 Hz), averaged"]
+
+
+def test_mfcc_embedder_is_small_deterministic_and_separates_families():
+    from bench.metrics.embedders.mfcc import MfccStatsEmbedder
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    tones = np.stack([np.sin(2 * np.pi * f * t) * np.exp(-t / 0.2) for f in (60, 70, 80, 90)])
+    hiss = rng.standard_normal((4, 16000)) * np.exp(-t / 0.05)
+    emb = MfccStatsEmbedder(device="cpu")
+    a = emb.embed(np.concatenate([tones, hiss]).astype(np.float32)).vectors
+    assert a.shape == (8, 40) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, emb.embed(np.concatenate([tones, hiss]).astype(np.float32)).vectors)
+    within = np.linalg.norm(a[0] - a[1]) + np.linalg.norm(a[4] - a[5])
+    across = np.linalg.norm(a[0] - a[4]) + np.linalg.norm(a[1] - a[5])
+    assert across > 2 * within

@@ -7,6 +7,7 @@ from __future__ import annotations
 BUILTIN_EMBEDDERS: dict[str, str] = {
     "aisfx": "bench.metrics.embedders.aisfx:AisfxEmbedder",
     "mel": "bench.metrics.embedders.mel:MelStatsEmbedder",
+    "mfcc": "bench.metrics.embedders.mfcc:MfccStatsEmbedder",
     "vggish": "bench.metrics.embedders.hub:VggishEmbedder",
     "pann": "bench.metrics.embedders.hub:PannEmbedder",
     "clap": "bench.metrics.embedders.hub:ClapEmbedder",
