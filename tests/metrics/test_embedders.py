@@ -63,7 +63,7 @@ def aisfx() -> AisfxEmbedder:
 # --- registry -----------------------------------------------------------------------------------
 
 def test_builtin_names_resolve_to_embedders_with_matching_names():
-    assert set(BUILTIN_EMBEDDERS) == {"aisfx", "mel", "vggish", "pann", "clap", "encodec"}
+    assert set(BUILTIN_EMBEDDERS) == {"aisfx", "mel", "mfcc", "vggish", "pann", "clap", "encodec"}
     for name in BUILTIN_EMBEDDERS:
         cls = registry.resolve("embedders", name)
         assert issubclass(cls, Embedder) and cls.name == name

@@ -41,4 +41,21 @@ def make_fabricated_runs(root: Path) -> Path:
     return runs_dir
 
 
-RUNS_SOURCES: dict[str, Callable[[Path], Path]] = {"fabricated": make_fabricated_runs}
+def make_real_runs(tmp_dir: Path) -> Path:
+    """Real smoke runs through the runner: references over two seeds, both autoencoders, and a
+    plugin named like a script tag."""
+    from bench.runner.app import compose
+    from bench.runner.experiment import run_experiment
+
+    common = ["protocol=smoke", "dataset=synthkit_smoke", f"runs_dir={tmp_dir / 'runs'}",
+              f"data_dir={tmp_dir / 'data'}", f"cache_dir={tmp_dir / 'cache'}", "device=cpu"]
+    jobs = [["baseline=real", "seed=0"], ["baseline=real", "seed=1"], ["baseline=noise", "seed=0"],
+            ["baseline=noise", "seed=1"], ["baseline=vae_smoke"], ["baseline=aae_smoke"],
+            ["baseline=noise", "baseline._target_=tests.report.hostile_plugin.ScriptNamedNoise"]]
+    for job in jobs:
+        run_experiment(compose([*common, *job]))
+    return tmp_dir / "runs"
+
+
+RUNS_SOURCES: dict[str, Callable[[Path], Path]] = {"fabricated": make_fabricated_runs,
+                                                    "runner": make_real_runs}
