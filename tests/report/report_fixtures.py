@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bench.report.synthetic import FakeBaseline, default_baselines, fabricate_runs
 
 XSS_NAME = "<script>alert(1)</script>"
+
+#: For tests of numbers and layouts that only the fabricated runs were built to contain (two
+#: datasets, seven baselines, failed and skipped cells); browser and escaping tests run on both.
+FABRICATED_ONLY = pytest.mark.parametrize("report_runs_dir", ["fabricated"], indirect=True)
 XSS_PAYLOAD = '<img src=x onerror="window.__xss=1">'
 
 

@@ -11,7 +11,8 @@ from bench.report.aggregate import build_groups
 from bench.report.collect import find_runs, long_table
 from bench.report.export import escape_latex, escape_markdown
 from bench.report.formatting import format_mean_ci, format_value
-from tests.report.report_fixtures import XSS_NAME
+from tests.report.report_fixtures import FABRICATED_ONLY, XSS_NAME
+
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ def _unescaped_pipes(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
+@FABRICATED_ONLY
 def test_markdown_tables_one_per_group_escaped(exports: Path, groups) -> None:
     md = (exports / "leaderboard.md").read_text()
     assert md.count("\n## ") == len(groups)
@@ -74,6 +76,7 @@ def _strip_escaped_braces(tex: str) -> str:
     return tex.replace(r"\{", "").replace(r"\}", "")
 
 
+@FABRICATED_ONLY
 def test_latex_is_booktabs_and_escaped(exports: Path, groups) -> None:
     tex = (exports / "leaderboard.tex").read_text()
     for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}"):

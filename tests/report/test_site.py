@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
+
+from tests.report.report_fixtures import FABRICATED_ONLY
 import soundfile as sf
 
 from bench.report.media import MediaStore
@@ -15,6 +17,7 @@ from bench.report.perf import bench_report
 from bench.report.site import build_report
 from bench.report.spectrogram import _mel_filters, log_mel, spectrogram_png
 from bench.report.synthetic import default_baselines, fabricate_runs
+
 
 
 class Links(HTMLParser):
@@ -62,6 +65,7 @@ def test_site_is_self_contained_and_survives_a_move(built_report: Path, report_r
         hidden.rename(report_runs_dir)
 
 
+@FABRICATED_ONLY
 def test_baseline_pages_have_what_a_listener_needs(built_report: Path, report_runs_dir: Path) -> None:
     pages = {p: p.read_text() for p in (built_report.parent / "baselines").glob("*.html")}
     aae = [h for p, h in pages.items() if p.name.split("-")[1] == "aae"]
@@ -79,6 +83,7 @@ def test_baseline_pages_have_what_a_listener_needs(built_report: Path, report_ru
         assert "NaN embeddings" in html                        # the failed metric's reason
 
 
+@FABRICATED_ONLY
 def test_index_marks_reference_best_failed_and_skipped(built_report: Path) -> None:
     html = built_report.read_text()
     assert html.count('<table class="board sortable leaderboard"') == 2
