@@ -1,0 +1,114 @@
+"""The encoder/decoder shared by the VAE and AAE baselines, so the leaderboard compares their
+latent regularisers and nothing else.
+
+Encoder: log-mel front end → strided residual convolutions (FiLM on the class) → a global code of
+``code_params × latent_dim`` numbers (2 for a Gaussian posterior's mean and log-variance, 1 for a
+deterministic code). Decoder: code + class → a short frame sequence → upsampling residual
+convolutions (FiLM on a style vector made of code and class) → per-frame log-magnitude and phase →
+``torch.istft``. The decoder writes the waveform directly; no Griffin-Lim anywhere.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from baselines._common.blocks import ConditionedStack
+from baselines._common.stft import ISTFTSynth, LogMelFrontEnd, num_frames
+
+
+class WaveAutoencoder(nn.Module):
+    """Class-conditioned waveform autoencoder with a global latent code.
+
+    Labels may be ``None`` (or ``-1`` entries): those use a learned "no class" embedding, which
+    training visits with probability ``label_dropout`` so an unlabelled call still makes sense.
+    """
+
+    def __init__(self, *, num_classes: int, sample_rate: int, clip_samples: int,
+                 latent_dim: int = 64, code_params: int = 1, label_dim: int = 32,
+                 encoder_widths: Sequence[int] = (64, 96, 128), encoder_blocks: int = 1,
+                 encoder_n_fft: int = 1024, encoder_hop: int = 256, n_mels: int = 64,
+                 decoder_widths: Sequence[int] = (192, 128, 96, 64), decoder_blocks: int = 1,
+                 n_fft: int = 512, hop: int = 128, phase: str = "direct", style_dim: int = 128) -> None:
+        super().__init__()
+        encoder_widths, decoder_widths = list(encoder_widths), list(decoder_widths)
+        for name, value in (("num_classes", num_classes), ("latent_dim", latent_dim),
+                            ("code_params", code_params), ("clip_samples", clip_samples),
+                            ("label_dim", label_dim), ("style_dim", style_dim),
+                            *((f"encoder_widths[{i}]", w) for i, w in enumerate(encoder_widths)),
+                            *((f"decoder_widths[{i}]", w) for i, w in enumerate(decoder_widths))):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not encoder_widths or not decoder_widths:
+            raise ValueError("encoder_widths and decoder_widths need at least one level each")
+        self.num_classes, self.latent_dim, self.code_params = num_classes, latent_dim, code_params
+        self.clip_samples = clip_samples
+        self.labels = nn.Embedding(num_classes + 1, label_dim)  # last row: "no class"
+
+        # --- encoder ---------------------------------------------------------------------
+        self.front = LogMelFrontEnd(sample_rate, encoder_n_fft, encoder_hop, n_mels)
+        enc_frames = num_frames(clip_samples, encoder_hop)
+        self.enc_in = nn.Conv1d(n_mels, encoder_widths[0], 3, padding=1)
+        self.enc_stacks = nn.ModuleList()
+        self.enc_down = nn.ModuleList()
+        for w_in, w_out in zip(encoder_widths, encoder_widths[1:] + encoder_widths[-1:]):
+            self.enc_stacks.append(ConditionedStack(w_in, label_dim, encoder_blocks))
+            self.enc_down.append(nn.Conv1d(w_in, w_out, 4, stride=2, padding=1))
+            enc_frames = max(1, (enc_frames + 2 - 4) // 2 + 1)
+        self.pool_frames = min(8, enc_frames)
+        self.enc_out = nn.Linear(encoder_widths[-1] * self.pool_frames, code_params * latent_dim)
+
+        # --- decoder ---------------------------------------------------------------------
+        self.dec_frames = num_frames(clip_samples, hop)
+        levels = len(decoder_widths)
+        self.dec_start = max(1, math.ceil(self.dec_frames / 2 ** levels))
+        self.style = nn.Sequential(nn.Linear(latent_dim + label_dim, style_dim), nn.LeakyReLU(0.2),
+                                   nn.Linear(style_dim, style_dim))
+        self.dec_in = nn.Linear(latent_dim + label_dim, decoder_widths[0] * self.dec_start)
+        self.dec_up = nn.ModuleList(nn.Conv1d(w_in, w_out, 3, padding=1)
+                                    for w_in, w_out in zip(decoder_widths[:1] + decoder_widths[:-1],
+                                                           decoder_widths))
+        self.dec_stacks = nn.ModuleList(ConditionedStack(w, style_dim, decoder_blocks)
+                                        for w in decoder_widths)
+        self.synth = ISTFTSynth(decoder_widths[-1], n_fft, hop, clip_samples, phase=phase)
+
+    def embed(self, labels: Tensor | None, batch: int, device: torch.device) -> Tensor:
+        if labels is None:
+            labels = torch.full((batch,), -1, dtype=torch.long, device=device)
+        labels = labels.to(device=device, dtype=torch.long).flatten()
+        if labels.shape[0] != batch:
+            raise ValueError(f"got {labels.shape[0]} labels for a batch of {batch}")
+        if bool((labels >= self.num_classes).any()) or bool((labels < -1).any()):
+            raise ValueError(f"class labels must lie in [0, {self.num_classes}) (or -1 for none); "
+                             f"got {sorted(set(labels.tolist()))}")
+        return self.labels(torch.where(labels < 0, self.num_classes, labels))
+
+    def encode(self, audio: Tensor, labels: Tensor | None) -> Tensor:
+        """``(B, 1, T)`` → ``(B, code_params · latent_dim)``."""
+        if audio.ndim != 3 or audio.shape[1] != 1 or audio.shape[2] != self.clip_samples:
+            raise ValueError(f"expected audio of shape (batch, 1, {self.clip_samples}), "
+                             f"got {tuple(audio.shape)}")
+        cond = self.embed(labels, audio.shape[0], audio.device)
+        h = self.enc_in((self.front(audio) + 5.0) / 5.0)
+        for stack, down in zip(self.enc_stacks, self.enc_down):
+            h = down(F.leaky_relu(stack(h, cond), 0.2))
+        h = F.adaptive_avg_pool1d(h, self.pool_frames).flatten(1)
+        return self.enc_out(F.leaky_relu(h, 0.2))
+
+    def decode(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        """``(B, latent_dim)`` → ``(B, 1, T)`` waveform (not yet clipped to [-1, 1])."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected codes of shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
+        zc = torch.cat([z, self.embed(labels, z.shape[0], z.device)], dim=1)
+        style = self.style(zc)
+        h = self.dec_in(zc).view(z.shape[0], -1, self.dec_start)
+        for up, stack in zip(self.dec_up, self.dec_stacks):
+            h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
+            h = stack(h, style)
+        h = F.leaky_relu(h[..., : self.dec_frames], 0.2)
+        if h.shape[-1] < self.dec_frames:  # too few levels for this clip length
+            h = F.interpolate(h, size=self.dec_frames, mode="linear", align_corners=False)
+        return self.synth(h)

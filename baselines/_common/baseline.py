@@ -1,0 +1,177 @@
+"""What the VAE and AAE plugins share: the network, generation, checkpoints and the fit loop.
+
+A subclass chooses the code's parameterisation (``code_params``), its prior, and writes one
+``training_step``; everything that must behave identically for a fair comparison lives here.
+"""
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from baselines._common.autoencoder import WaveAutoencoder
+from baselines._common.losses import ReconstructionLoss
+from baselines._common.priors import GaussianPrior
+from bench.api.baseline import Autoencoder, Baseline, Condition, FitSummary, LatentGenerator
+from bench.data.datamodule import Batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.api.fit import FitContext
+    from bench.data.datamodule import DataModule
+
+STATE_FORMAT = 1
+
+
+class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
+    """A class-conditioned waveform autoencoder that generates by decoding prior samples.
+
+    Subclasses set ``code_params`` (numbers per latent dimension the encoder emits), build
+    ``self.prior`` and implement :meth:`training_step`.
+    """
+
+    code_params = 1
+    prior: GaussianPrior
+
+    def __init__(self, *, num_classes: int, sample_rate: int, clip_samples: int,
+                 latent_dim: int = 64, lr: float = 1e-3, adam_betas: Sequence[float] = (0.9, 0.99),
+                 lr_half_life_steps: int = 0, grad_clip: float = 1.0, wave_weight: float = 0.0,
+                 fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
+                 stft_hop_ratio: float = 0.25, label_dropout: float = 0.1, **net: Any) -> None:
+        super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
+        if not 0.0 <= label_dropout < 1.0:
+            raise ValueError(f"label_dropout must lie in [0, 1), got {label_dropout}")
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        self.latent_dim = int(latent_dim)
+        self.label_dropout = float(label_dropout)
+        self.grad_clip = float(grad_clip)
+        self.lr_half_life_steps = int(lr_half_life_steps)
+        self.net = WaveAutoencoder(num_classes=self.num_classes, sample_rate=self.sample_rate,
+                                   clip_samples=self.clip_samples, latent_dim=self.latent_dim,
+                                   code_params=self.code_params, **net)
+        self.recon_loss = ReconstructionLoss(tuple(fft_sizes), wave_weight, stft_hop_ratio)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr, betas=tuple(adam_betas))
+        self.steps_done = 0
+
+    # --- the one thing a subclass writes ----------------------------------------------------
+    @abc.abstractmethod
+    def training_step(self, batch: Batch, step: int, ctx: "FitContext") -> None:
+        """One update. Must call ``ctx.log(step, ...)`` *before* stepping any optimiser, so a
+        non-finite loss stops the run before it can reach the weights."""
+
+    # --- helpers for training steps ---------------------------------------------------------
+    def drop_labels(self, labels: Tensor) -> Tensor:
+        """Replace a ``label_dropout`` fraction of labels by -1 ("no class")."""
+        if self.label_dropout == 0.0:
+            return labels
+        keep = torch.rand(labels.shape, device=labels.device) >= self.label_dropout
+        return torch.where(keep, labels, torch.full_like(labels, -1))
+
+    def update(self, optimizer: torch.optim.Optimizer, loss: Tensor, step: int) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        if self.lr_half_life_steps > 0:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * 0.5 ** (step / self.lr_half_life_steps)
+        optimizer.step()
+
+    # --- training ---------------------------------------------------------------------------
+    def fit(self, data: "DataModule", ctx: "FitContext") -> FitSummary:
+        if (data.sample_rate, data.clip_samples) != (self.sample_rate, self.clip_samples):
+            raise ValueError(f"{self.meta.name} was built for {self.sample_rate} Hz × {self.clip_samples} "
+                             f"samples but the data is {data.sample_rate} Hz × {data.clip_samples}")
+        if data.num_classes != self.num_classes:
+            raise ValueError(f"{self.meta.name} was built for {self.num_classes} classes, "
+                             f"the data has {data.num_classes}")
+        self.train()
+        batches = data.train_batches(ctx.budget.batch_size, ctx.generator, ctx.device)
+        step, validated = ctx.start_step, None
+        while not ctx.should_stop(step):
+            self.training_step(next(batches), step, ctx)
+            if ctx.should_validate(step):
+                ctx.validate(step)
+                validated = step
+            step += 1
+            self.steps_done = step
+        if step > ctx.start_step and validated != step - 1:
+            ctx.validate(step - 1)
+        return FitSummary(steps=step, wall_s=ctx.elapsed(), stopped_because=ctx.stopped_because,
+                          best_step=ctx.best_step, best_value=ctx.best_value,
+                          extra={"seconds_per_step": ctx.elapsed() / max(1, step - ctx.start_step)})
+
+    # --- autoencoding and generation --------------------------------------------------------
+    def _labels(self, n: int, condition: Condition | None,
+                generator: torch.Generator | None) -> Tensor:
+        """The condition's labels on this device, or uniformly random classes from ``generator``."""
+        labels = None if condition is None else condition.labels
+        if labels is None:
+            return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
+        labels = torch.as_tensor(labels).flatten().to(self.device, torch.long)
+        if labels.shape[0] != n:
+            raise ValueError(f"asked for {n} clips but the condition has {labels.shape[0]} labels")
+        return labels
+
+    def encode(self, audio: Tensor, *, condition: Condition | None = None) -> Tensor:
+        labels = None if condition is None else condition.labels
+        code = self.net.encode(audio.to(self.device, torch.float32), labels)
+        return code[:, : self.latent_dim]  # the posterior mean for a Gaussian code
+
+    def decode(self, z: Tensor, *, condition: Condition | None = None) -> Tensor:
+        labels = None if condition is None else condition.labels
+        return self.net.decode(z.to(self.device, torch.float32), labels).clamp(-1.0, 1.0)
+
+    def sample_latent(self, n: int, *, condition: Condition | None = None,
+                      generator: torch.Generator | None = None) -> Tensor:
+        return self.prior.sample(self._labels(n, condition, generator), generator)
+
+    def sample(self, n: int, *, condition: Condition | None = None,
+               generator: torch.Generator | None = None) -> Tensor:
+        cond = Condition(labels=self._labels(n, condition, generator))
+        with torch.no_grad():
+            z = self.sample_latent(n, condition=cond, generator=generator)
+            return self.decode(z, condition=cond)
+
+    # --- checkpoints and devices ------------------------------------------------------------
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}
+
+    def _module_dict(self) -> dict[str, torch.nn.Module]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "baseline": self.meta.name, "steps_done": self.steps_done,
+                "modules": {k: m.state_dict() for k, m in self._module_dict().items()},
+                "optimizers": {k: o.state_dict() for k, o in self._optimizers().items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("baseline") != self.meta.name or state.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a {self.meta.name} checkpoint (format {STATE_FORMAT}): got "
+                             f"baseline={state.get('baseline')!r}, format={state.get('format')!r}")
+        modules, optimizers = self._module_dict(), self._optimizers()
+        for kind, have, saved in (("modules", modules, state["modules"]),
+                                  ("optimizers", optimizers, state["optimizers"])):
+            if set(have) != set(saved):
+                raise ValueError(f"{self.meta.name} checkpoint holds {kind} {sorted(saved)}, "
+                                 f"this configuration has {sorted(have)}")
+        for name, module in modules.items():
+            module.load_state_dict(state["modules"][name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.steps_done = int(state["steps_done"])
+        self.to(self.device)
+
+    def to(self, device: torch.device | str) -> "AutoencoderBaseline":
+        super().to(device)
+        for opt in self._optimizers().values():  # Adam moments follow their parameters
+            for per_param in opt.state.values():
+                for key, value in per_param.items():
+                    if isinstance(value, Tensor) and key != "step":
+                        per_param[key] = value.to(self.device)
+        return self

@@ -1,0 +1,78 @@
+"""STFT front end (waveform → log-mel frames) and STFT synthesis head (frames → waveform).
+
+The encoder reads a log-mel spectrogram; the decoder predicts, per STFT frame, a log-magnitude
+and a phase for every bin and inverts them with ``torch.istft``. Doing the heavy work at frame rate
+(8 ms) rather than sample rate is what lets the autoencoder train in minutes on a CPU (the Vocos
+argument, Siuzdak 2023); predicting the phase keeps generation free of Griffin-Lim.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+
+def num_frames(num_samples: int, hop: int) -> int:
+    """Frames of a centred STFT of ``num_samples`` samples."""
+    return num_samples // hop + 1
+
+
+class LogMelFrontEnd(nn.Module):
+    """``(B, 1, T)`` waveform → ``(B, n_mels, frames)`` log-mel magnitudes."""
+
+    def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int, floor: float = 1e-5) -> None:
+        super().__init__()
+        self.hop = hop
+        self.floor = floor
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=1.0,
+            center=True, pad_mode="constant", f_min=0.0, f_max=sample_rate / 2, norm="slaney",
+            mel_scale="slaney")
+
+    def forward(self, audio: Tensor) -> Tensor:
+        return torch.log(self.mel(audio[:, 0]) + self.floor)
+
+
+class ISTFTSynth(nn.Module):
+    """Frame features ``(B, C, frames)`` → waveform ``(B, 1, num_samples)`` via ``torch.istft``.
+
+    A 1×1 convolution predicts, per bin, a log-magnitude and a phase parameter. ``phase="direct"``
+    reads the parameter as the phase itself (as Vocos does). ``phase="if"`` reads it as an
+    instantaneous-frequency deviation: the phase advance per hop is the bin's centre frequency plus
+    ``π·tanh(u)``, summed over frames, so a steady partial is a steady phase ramp from the start;
+    it trained far slower under the quick budget (validation MR-STFT 6.1 vs 2.5 after 400 steps),
+    so it stays an option, not the default.
+    """
+
+    def __init__(self, channels: int, n_fft: int, hop: int, num_samples: int, phase: str = "direct",
+                 max_log_mag: float = 7.0, init_log_mag: float = -4.0) -> None:
+        super().__init__()
+        if phase not in ("if", "direct"):
+            raise ValueError(f"phase must be 'if' or 'direct', got {phase!r}")
+        if hop > n_fft:
+            raise ValueError(f"hop ({hop}) must not exceed n_fft ({n_fft})")
+        self.n_fft, self.hop, self.num_samples, self.phase = n_fft, hop, num_samples, phase
+        self.bins = n_fft // 2 + 1
+        self.max_log_mag = max_log_mag
+        self.proj = nn.Conv1d(channels, 2 * self.bins, 1)
+        with torch.no_grad():  # start quiet, with small phase deviations
+            self.proj.weight.mul_(0.1)
+            self.proj.bias.zero_()
+            self.proj.bias[: self.bins].fill_(init_log_mag)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        advance = 2 * math.pi * torch.arange(self.bins) * hop / n_fft
+        self.register_buffer("bin_advance", advance.view(1, -1, 1), persistent=False)
+
+    def forward(self, features: Tensor) -> Tensor:
+        log_mag, u = self.proj(features).chunk(2, dim=1)
+        mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
+        if self.phase == "if":
+            phase = torch.cumsum(self.bin_advance + math.pi * torch.tanh(u), dim=2)
+        else:
+            phase = u
+        spec = torch.polar(mag, phase)
+        wave = torch.istft(spec, n_fft=self.n_fft, hop_length=self.hop, window=self.window,
+                           center=True, length=self.num_samples)
+        return wave.unsqueeze(1)

@@ -1,0 +1,284 @@
+"""The VAE and AAE baselines: training loop, generation, checkpoints, priors, NaN guard.
+
+Everything runs on the tiny ``*_smoke.yaml`` configurations and a tiny in-code data set (decaying
+tones at class-specific pitches and noise bursts at 8 kHz), so the file takes seconds on a CPU.
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from baselines._common.losses import MultiResolutionSTFTLoss
+from baselines._common.priors import ClassMixturePrior, make_prior
+from baselines.aae.baseline import AAE
+from baselines.vae.baseline import VAE
+from bench.api.baseline import Autoencoder, Condition, LatentGenerator, declared_vs_implemented
+from bench.api.fit import Budget, FitContext, NonFiniteLoss
+from bench.data.datamodule import ClipSet, DataModule
+from bench.io_atomic import read_jsonl
+from bench.metrics.recon import mrstft_distance
+
+CONF = Path(__file__).resolve().parents[2] / "bench" / "conf" / "baseline"
+RATE, SAMPLES, CLASSES = 8000, 4000, 3
+
+
+def _clips(per_class: int, seed: int) -> ClipSet:
+    """Class 0: decaying 110 Hz tone; class 1: decaying 660 Hz tone; class 2: noise burst."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(SAMPLES) / RATE
+    audio, labels = [], []
+    for label in range(CLASSES):
+        for _ in range(per_class):
+            decay = 0.05 + 0.1 * torch.rand(1, generator=g)
+            if label == 2:
+                x = torch.randn(SAMPLES, generator=g)
+            else:
+                x = torch.sin(2 * math.pi * (110 if label == 0 else 660) * t)
+            x = x * torch.exp(-t / decay)
+            audio.append(0.89 * x / x.abs().max())
+            labels.append(label)
+    return ClipSet(torch.stack(audio).unsqueeze(1), torch.tensor(labels),
+                   [f"c{i}" for i in range(len(labels))])
+
+
+def _data(per_class: int = 4) -> DataModule:
+    return DataModule(classes=["low", "high", "noise"], sample_rate=RATE, clip_samples=SAMPLES,
+                      train=_clips(per_class, 0), valid=_clips(2, 1), test=_clips(2, 2),
+                      dataset_name="tiny")
+
+
+def _smoke_kwargs(name: str, **overrides) -> dict:
+    cfg = yaml.safe_load((CONF / f"{name}_smoke.yaml").read_text())
+    cfg.pop("_target_")
+    return {**cfg, **overrides}
+
+
+def _build(cls, **overrides):
+    torch.manual_seed(0)
+    name = cls.meta.name
+    return cls(num_classes=CLASSES, sample_rate=RATE, clip_samples=SAMPLES, **_smoke_kwargs(name, **overrides))
+
+
+def _recon_fn(b, data: DataModule):
+    def recon() -> float:
+        x = data.valid.audio
+        cond = Condition(labels=data.valid.labels)
+        return float(mrstft_distance(b.decode(b.encode(x, condition=cond), condition=cond), x).mean())
+    return recon
+
+
+def _fit(b, data, tmp_path, *, steps, batch_size=4, val_every=5, wall=60.0):
+    ctx = FitContext(budget=Budget(steps, wall, batch_size, val_every), device=torch.device("cpu"),
+                     seed=0, run_dir=tmp_path, baseline=b, validate_fn=_recon_fn(b, data))
+    try:
+        summary = b.fit(data, ctx)
+    finally:
+        ctx.close()
+    return summary, read_jsonl(tmp_path / "events.jsonl")
+
+
+def _samples(b, seed, labels=(0, 1, 2, 0)):
+    labels = torch.tensor(labels)
+    return b.sample(len(labels), condition=Condition(labels=labels),
+                    generator=torch.Generator().manual_seed(seed))
+
+
+BASELINES = [VAE, AAE]
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_declares_what_it_implements(cls):
+    b = _build(cls)
+    assert declared_vs_implemented(b) == []
+    assert isinstance(b, Autoencoder) and isinstance(b, LatentGenerator)
+    assert {"sample", "conditional", "encode", "latent"} <= cls.meta.capabilities
+    assert cls.meta.citation
+
+
+@pytest.mark.parametrize("cls,loss_keys", [(VAE, {"loss", "recon", "kl", "beta"}),
+                                           (AAE, {"loss", "recon", "g_adv", "d_loss", "d_acc"})])
+def test_fit_logs_each_step_validates_and_honours_max_steps(cls, loss_keys, tmp_path):
+    b = _build(cls)
+    summary, events = _fit(b, _data(), tmp_path, steps=7, val_every=3)
+    train = [e for e in events if e["kind"] == "train"]
+    valid = [e for e in events if e["kind"] == "valid"]
+    assert [e["step"] for e in train] == list(range(7))
+    assert loss_keys <= set(train[0])
+    assert all(math.isfinite(e["loss"]) for e in train)
+    assert [e["step"] for e in valid] == [3, 6]  # every 3 steps, and the last step (6) once
+    assert summary.steps == 7 and summary.stopped_because == "max_steps"
+    assert summary.best_step in (3, 6) and (tmp_path / "checkpoints" / "best.pt").exists()
+    assert b.steps_done == 7
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_fit_stops_on_the_wall_budget(cls, tmp_path):
+    b = _build(cls)
+    summary, events = _fit(b, _data(), tmp_path, steps=10_000, wall=0.0)
+    assert summary.steps == 0 and summary.stopped_because == "max_wall_s"
+    assert not [e for e in events if e["kind"] == "train"]
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_reconstruction_loss_falls_when_overfitting_a_tiny_set(cls, tmp_path):
+    data = _data(per_class=1)  # 3 clips, batch 3: the same batch every step
+    b = _build(cls)
+    _, events = _fit(b, data, tmp_path, steps=30, batch_size=3, val_every=0)
+    recon = [e["recon"] for e in events if e["kind"] == "train"]
+    first, last = sum(recon[:5]) / 5, sum(recon[-5:]) / 5
+    assert last < 0.8 * first, (first, last)
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_samples_have_the_contract_shape_range_and_dtype(cls):
+    b = _build(cls).eval()
+    x = _samples(b, 0)
+    assert x.shape == (4, 1, SAMPLES) and x.dtype == torch.float32
+    assert torch.isfinite(x).all() and x.abs().max() <= 1.0
+    unconditional = b.sample(5, generator=torch.Generator().manual_seed(0))
+    assert unconditional.shape == (5, 1, SAMPLES)
+    with pytest.raises(ValueError, match="3 labels"):
+        b.sample(2, condition=Condition(labels=torch.tensor([0, 1, 2])))
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_same_seed_same_samples_other_seed_other_samples(cls):
+    b = _build(cls).eval()
+    assert torch.equal(_samples(b, 1), _samples(b, 1))
+    assert not torch.equal(_samples(b, 1), _samples(b, 2))
+    a = b.sample(6, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b.sample(6, generator=torch.Generator().manual_seed(5)))
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_checkpoint_round_trip_reproduces_samples_and_optimiser_state(cls, tmp_path):
+    b = _build(cls)
+    _fit(b, _data(), tmp_path, steps=3, val_every=0)
+    buf = io.BytesIO()
+    torch.save(b.state_dict(), buf)
+    buf.seek(0)
+    other = _build(cls)
+    assert not torch.equal(_samples(b.eval(), 3), _samples(other.eval(), 3))
+    other.load_state_dict(torch.load(buf, weights_only=False))
+    assert torch.equal(_samples(b.eval(), 3), _samples(other.eval(), 3))
+    assert other.steps_done == 3
+    saved = b.state_dict()["optimizers"]["opt"]["state"]
+    loaded = other.state_dict()["optimizers"]["opt"]["state"]
+    assert saved.keys() == loaded.keys() and len(saved) > 0
+    assert all(torch.equal(saved[k]["exp_avg"], loaded[k]["exp_avg"]) for k in saved)
+
+
+def test_a_checkpoint_of_the_other_baseline_is_refused():
+    with pytest.raises(ValueError, match="not a aae checkpoint"):
+        _build(AAE).load_state_dict(_build(VAE).state_dict())
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_encode_decode_shapes_and_errors(cls):
+    b = _build(cls).eval()
+    data = _data()
+    cond = Condition(labels=data.test.labels)
+    with torch.no_grad():
+        z = b.encode(data.test.audio, condition=cond)
+        y = b.decode(z, condition=cond)
+        z_unlabelled = b.encode(data.test.audio)
+    assert z.shape == (len(data.test), b.latent_dim) == z_unlabelled.shape
+    assert y.shape == data.test.audio.shape and y.abs().max() <= 1.0
+    with pytest.raises(ValueError, match="expected audio of shape"):
+        b.encode(torch.zeros(2, 1, SAMPLES + 1))
+    with pytest.raises(ValueError, match="class labels must lie in"):
+        b.decode(z[:2], condition=Condition(labels=torch.tensor([0, CLASSES])))
+
+
+def test_fit_refuses_data_of_another_shape(tmp_path):
+    b = VAE(num_classes=CLASSES, sample_rate=RATE, clip_samples=SAMPLES // 2, **_smoke_kwargs("vae"))
+    with pytest.raises(ValueError, match="built for 8000 Hz × 2000 samples"):
+        _fit(b, _data(), tmp_path, steps=2)
+
+
+@pytest.mark.parametrize("cls", BASELINES)
+def test_a_non_finite_loss_stops_the_run_before_any_update(cls, tmp_path, monkeypatch):
+    b = _build(cls)
+    before = {k: v.clone() for k, v in b.net.state_dict().items()}
+    monkeypatch.setattr(b.recon_loss.mrstft, "forward", lambda x, y: torch.tensor(float("nan")))
+    with pytest.raises(NonFiniteLoss, match="non-finite"):
+        _fit(b, _data(), tmp_path, steps=5)
+    after = b.net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # nothing reached the weights
+    events = read_jsonl(tmp_path / "events.jsonl")
+    assert len(events) == 1 and math.isnan(events[0]["loss"])
+
+
+def test_vae_kl_warms_up_and_free_bits_guard_it():
+    b = _build(VAE, beta=0.5, kl_warmup_steps=100)
+    assert b.beta_at(0) == 0.0 and b.beta_at(50) == pytest.approx(0.25) and b.beta_at(500) == 0.5
+    # with every dimension under the free-bits floor the KL term has no gradient
+    b = _build(VAE, free_bits=1e3)
+    data = _data()
+    mean, log_var = b.net.encode(data.train.audio[:4], data.train.labels[:4]).chunk(2, dim=1)
+    kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).mean(0)
+    guarded = kl.clamp_min(b.free_bits).sum()
+    guarded.backward()
+    assert all(p.grad is None or not p.grad.any() for p in b.net.parameters())
+
+
+def test_class_mixture_prior_samples_cluster_by_class():
+    b = _build(AAE, prior="class_mixture", prior_radius=4.0, prior_std=1.0)
+    labels = torch.arange(CLASSES).repeat_interleave(200)
+    z = b.sample_latent(len(labels), condition=Condition(labels=labels),
+                        generator=torch.Generator().manual_seed(0))
+    centres = torch.stack([z[labels == c].mean(0) for c in range(CLASSES)])
+    off_diagonal = ~torch.eye(CLASSES, dtype=torch.bool)
+    assert torch.cdist(centres, centres)[off_diagonal].min() > 5.0  # ≈ 4·√2 for orthogonal means
+    assert (centres - b.prior.centres).abs().max() < 0.3
+    assert torch.allclose(b.prior.centres.norm(dim=1), torch.full((CLASSES,), 4.0))
+    nearest = torch.cdist(z, b.prior.centres).argmin(dim=1)
+    assert (nearest == labels).float().mean() > 0.95
+    assert isinstance(b.prior, ClassMixturePrior) and b.disc.num_classes == CLASSES
+
+
+def test_gaussian_prior_ignores_the_class_and_trains(tmp_path):
+    b = _build(AAE, prior="gaussian")
+    labels = torch.arange(CLASSES).repeat_interleave(300)
+    z = b.sample_latent(len(labels), condition=Condition(labels=labels),
+                        generator=torch.Generator().manual_seed(0))
+    for c in range(CLASSES):
+        assert z[labels == c].mean(0).abs().max() < 0.3
+    assert z.std() == pytest.approx(1.0, abs=0.05)
+    summary, events = _fit(b, _data(), tmp_path, steps=4, val_every=0)
+    assert summary.steps == 4 and all(math.isfinite(e["d_loss"]) for e in events if e["kind"] == "train")
+    assert _samples(b.eval(), 0).shape == (4, 1, SAMPLES)
+
+
+def test_prior_and_config_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown prior 'vampprior'"):
+        make_prior("vampprior", 8, 3)
+    with pytest.raises(ValueError, match="unknown prior 'mixture'"):
+        _build(AAE, prior="mixture")
+    with pytest.raises(TypeError, match="decoder_width"):
+        _build(VAE, decoder_width=3)
+    with pytest.raises(ValueError, match=r"decoder_widths\[1\] must be a positive"):
+        _build(VAE, decoder_widths=[8, 0])
+
+
+def test_mrstft_loss_is_zero_for_identical_audio_and_positive_otherwise():
+    loss = MultiResolutionSTFTLoss((256, 64))
+    x = _data().train.audio[:2]
+    assert loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert loss(0.5 * x, x).item() > 0.1
+
+
+@pytest.mark.parametrize("name,target", [("vae", "baselines.vae.baseline.VAE"),
+                                         ("aae", "baselines.aae.baseline.AAE")])
+def test_quick_configs_build_at_protocol_scale(name, target):
+    cfg = yaml.safe_load((CONF / f"{name}.yaml").read_text())
+    assert cfg.pop("_target_") == target and "name" not in cfg and "defaults" not in cfg
+    cls = {"vae": VAE, "aae": AAE}[name]
+    b = cls(num_classes=9, sample_rate=16000, clip_samples=16000, **cfg)
+    z = b.sample_latent(2, generator=torch.Generator().manual_seed(0))
+    assert b.decode(z, condition=Condition(labels=torch.tensor([0, 8]))).shape == (2, 1, 16000)
