@@ -100,7 +100,10 @@ def bar_chart(group: Group, col: Column, png: Path) -> Path | None:
     ax = fig.add_subplot()
     sns.barplot(x=means, y=labels, hue=labels, palette=colours, legend=False, ax=ax,
                 errorbar=None, orient="h")
-    ax.errorbar(means, np.arange(len(rows)), xerr=np.vstack([means - lo, hi - means]), fmt="none",
+    # a percentile bootstrap interval need not contain the point estimate (FAD's is biased
+    # upward), so the whisker on that side is drawn at zero length rather than negative
+    xerr = np.clip(np.vstack([means - lo, hi - means]), 0.0, None)
+    ax.errorbar(means, np.arange(len(rows)), xerr=xerr, fmt="none",
                 ecolor="#222222", elinewidth=1, capsize=3)
     seeds = pd.DataFrame([(i, v) for i, r in enumerate(rows)
                           for v in r.cells[col.key].seed_values.values()], columns=["y", "v"])

@@ -197,3 +197,26 @@ def test_non_finite_values_are_failures_not_numbers(tmp_path: Path) -> None:
     (group,) = build_groups(find_runs(runs_dir))
     cell = group.rows[0].cells["fad_mel"]
     assert cell.status == "failed" and "non-finite" in cell.reason and cell.mean is None
+
+
+def test_bar_chart_accepts_an_interval_that_excludes_the_mean(tmp_path):
+    """A bootstrap CI can lie wholly above the point estimate (FAD's does): the figure renders."""
+    import json
+
+    from bench.report.aggregate import build_groups
+    from bench.report.collect import find_runs
+    from bench.report.figures import bar_chart
+    from bench.report.synthetic import fabricate_runs
+
+    fabricate_runs(tmp_path / "runs", n_baselines=2, seeds=(0,), n_datasets=1)
+    shifted = 0
+    for path in (tmp_path / "runs").rglob("metrics/*.json"):
+        rec = json.loads(path.read_text())
+        if rec.get("status") == "ok" and rec.get("value") is not None:
+            rec["ci95"] = [rec["value"] + 1.0, rec["value"] + 2.0]
+            path.write_text(json.dumps(rec))
+            shifted += 1
+    assert shifted
+    group = build_groups(find_runs(tmp_path / "runs"))[0]
+    drawn = [bar_chart(group, col, tmp_path / f"bar{i}.png") for i, col in enumerate(group.columns)]
+    assert any(p is not None and p.stat().st_size > 0 for p in drawn)
