@@ -20,7 +20,7 @@ import pandas as pd
 import seaborn as sns
 from cycler import cycler
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from bench.io_atomic import atomic_write_with, read_jsonl
 from bench.report.aggregate import Column, Group, Row
@@ -156,6 +156,7 @@ def quality_vs_latency(group: Group, quality: Column, latency: Column, png: Path
         ax.annotate(p.row, (p.latency, p.quality), textcoords="offset points", xytext=(5, 4),
                     fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor log ticks overprint the major labels
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel(f"{latency.key} {latency.arrow} (log scale)")
     ax.set_ylabel(f"{quality.key} {quality.arrow}")
