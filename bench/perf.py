@@ -28,7 +28,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def bench_synthkit(work: Path) -> dict[str, Any]:
-    """Default synthkit (9 classes × 250 clips) generated, written and scanned: target < 60 s."""
+    """Default synthkit (9 classes × 300 clips) generated, written and scanned: target < 60 s."""
     from bench.data.sources import build_source
     from bench.runner.app import compose
 

@@ -22,7 +22,7 @@ from bench.api.baseline import Baseline, BaselineMeta, Condition, FitSummary
 
 class {cls}(Baseline):
     meta = BaselineMeta(name="{name}", version="0.1", capabilities=frozenset({{"sample", "conditional"}}),
-                        citation="", description="TODO: one sentence")
+                        citation="", description="One sentence: what this baseline is.")
 
     def __init__(self, *, hidden: int = 32, lr: float = 1e-3, **kw: Any) -> None:
         super().__init__(**kw)
