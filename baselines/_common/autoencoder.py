@@ -32,7 +32,8 @@ class WaveAutoencoder(nn.Module):
                  encoder_widths: Sequence[int] = (64, 96, 128), encoder_blocks: int = 1,
                  encoder_n_fft: int = 1024, encoder_hop: int = 256, n_mels: int = 64,
                  decoder_widths: Sequence[int] = (192, 128, 96, 64), decoder_blocks: int = 1,
-                 n_fft: int = 512, hop: int = 128, phase: str = "direct", style_dim: int = 128) -> None:
+                 n_fft: int = 512, hop: int = 128, phase: str = "if_noise", style_dim: int = 128,
+                 init_log_mag: float = -4.0) -> None:
         super().__init__()
         encoder_widths, decoder_widths = list(encoder_widths), list(decoder_widths)
         for name, value in (("num_classes", num_classes), ("latent_dim", latent_dim),
@@ -73,7 +74,8 @@ class WaveAutoencoder(nn.Module):
                                                            decoder_widths))
         self.dec_stacks = nn.ModuleList(ConditionedStack(w, style_dim, decoder_blocks)
                                         for w in decoder_widths)
-        self.synth = ISTFTSynth(decoder_widths[-1], n_fft, hop, clip_samples, phase=phase)
+        self.synth = ISTFTSynth(decoder_widths[-1], n_fft, hop, clip_samples, phase=phase,
+                                 init_log_mag=init_log_mag)
 
     def embed(self, labels: Tensor | None, batch: int, device: torch.device) -> Tensor:
         if labels is None:

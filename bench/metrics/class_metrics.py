@@ -38,13 +38,13 @@ class ClassAccuracy(Metric):
         k = len(ctx.classes)
         confusion = np.zeros((k, k), dtype=int)
         np.add.at(confusion, (want, got), 1)
-        per_class = {ctx.classes[c]: float(correct[want == c].mean())
-                     for c in range(k) if (want == c).any()}
+        per_class = {ctx.classes[c]: float(correct[want == c].mean()) if (want == c).any() else None
+                     for c in range(k)}
         ci = _bootstrap(lambda i: correct[i].mean(), len(correct), int(ctx.protocol.bootstrap),
                         rng_for(ctx, self.name))
         details = {"confusion": confusion.tolist(), "classes": list(ctx.classes),
                    "per_class": per_class, "chance": 1.0 / k, **clf.describe()}
-        return MetricValue(float(correct.mean()), ci, len(correct), details)
+        return MetricValue(float(correct.mean()), ci, len(correct), details, clf.key)
 
 
 class InceptionScore(Metric):
@@ -57,15 +57,21 @@ class InceptionScore(Metric):
 
     def compute(self, ctx: ScoreContext) -> MetricValue:
         clf = get_reference_classifier(ctx)
-        p = np.clip(clf.predict_proba(ctx.generated).astype(np.float64), 1e-12, 1.0)
+        p = clf.predict_proba(ctx.generated)
 
         def score(i: np.ndarray) -> float:
-            q = p[i]
-            marginal = q.mean(axis=0, keepdims=True)
-            return float(np.exp(np.mean(np.sum(q * (np.log(q) - np.log(marginal)), axis=1))))
+            return _inception_score(p[i])
         everything = np.arange(len(p))
         ci = _bootstrap(score, len(p), int(ctx.protocol.bootstrap), rng_for(ctx, self.name))
-        return MetricValue(score(everything), ci, len(p), {"max": len(ctx.classes), **clf.describe()})
+        details = {"max": len(ctx.classes), "real_test": _inception_score(clf.predict_proba(ctx.real_test)),
+                   **clf.describe()}
+        return MetricValue(score(everything), ci, len(p), details, clf.key)
+
+
+def _inception_score(p: np.ndarray) -> float:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1.0)
+    marginal = p.mean(axis=0, keepdims=True)
+    return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
 
 
 def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
@@ -92,16 +98,19 @@ class KID(Metric):
     def compute(self, ctx: ScoreContext) -> MetricValue:
         ev = ctx.embed("classifier", ctx.generated)
         ref = ctx.embed("classifier", ctx.real_test)
-        size = min(self.subset_size, len(ev), len(ref))
+        # Subsets of subset_size clips (Bińkowski et al.); a smaller set is half-sampled, so the
+        # subsets differ and their spread is an interval rather than one repeated value.
+        size = min(self.subset_size, len(ev) // 2, len(ref) // 2)
         if size < 2:
-            raise ValueError(f"KID needs at least 2 clips per set, got {len(ev)} and {len(ref)}")
+            raise ValueError(f"KID needs at least 4 clips per set, got {len(ev)} and {len(ref)}")
         rng = rng_for(ctx, self.name)
         values = np.array([_polynomial_mmd2(ev[rng.choice(len(ev), size, replace=False)],
                                             ref[rng.choice(len(ref), size, replace=False)])
                            for _ in range(self.subsets)])
         lo, hi = np.quantile(values, [0.025, 0.975])
         return MetricValue(float(values.mean()), (float(lo), float(hi)), len(ev),
-                           {"subset_size": size, "subsets": self.subsets, "std": float(values.std())},
+                           {"subset_size": size, "subsets": self.subsets, "std": float(values.std()),
+                            "dim": int(ev.shape[1])},
                            reference_hash(ref))
 
 
@@ -118,10 +127,17 @@ class ClassKL(Metric):
         k = len(ctx.classes)
         got = clf.predict_proba(ctx.generated).argmax(axis=1)
         real = np.bincount(ctx.real_test_labels, minlength=k) + 0.5
-        pred = np.bincount(got, minlength=k) + 0.5
-        p, q = real / real.sum(), pred / pred.sum()
-        value = float(np.sum(p * np.log(p / q)))
+        p = real / real.sum()
+
+        def kl(pred_labels: np.ndarray) -> float:
+            pred = np.bincount(pred_labels, minlength=k) + 0.5
+            q = pred / pred.sum()
+            return float(np.sum(p * np.log(p / q)))
+        q = (np.bincount(got, minlength=k) + 0.5) / (len(got) + 0.5 * k)
+        ci = _bootstrap(lambda i: kl(got[i]), len(got), int(ctx.protocol.bootstrap), rng_for(ctx, self.name))
+        # The judge's own error puts a floor under the score: the value real test clips get.
+        floor = kl(clf.predict_proba(ctx.real_test).argmax(axis=1))
         details = {"real_frequencies": dict(zip(ctx.classes, (p.round(4)).tolist())),
                    "predicted_frequencies": dict(zip(ctx.classes, (q.round(4)).tolist())),
-                   **clf.describe()}
-        return MetricValue(value, None, len(got), details)
+                   "real_test": floor, **clf.describe()}
+        return MetricValue(kl(got), ci, len(got), details, clf.key)

@@ -10,7 +10,7 @@ import hashlib
 
 import numpy as np
 
-from bench.api.metric import Metric, MetricValue, ScoreContext
+from bench.api.metric import Metric, MetricSkipped, MetricValue, ScoreContext
 from bench.metrics import distances
 
 
@@ -35,6 +35,29 @@ def per_class_by_name(ctx: ScoreContext, stat, ev: np.ndarray, ref: np.ndarray) 
     return {(ctx.classes[c] if 0 <= c < len(ctx.classes) else str(c)): v for c, v in values.items()}
 
 
+def per_class_note(ctx: ScoreContext) -> dict[str, str]:
+    """``{"per_class_note": why}`` when per-class scores are left out, else ``{}``."""
+    if (ctx.generated_labels < 0).all():
+        return {"per_class_note": "unconditional baseline: generated clips have no requested "
+                                  "class, so there are no per-class scores"}
+    return {}
+
+
+def require_more_clips_than_dims(ev: np.ndarray, ref: np.ndarray, embedder: str) -> None:
+    """Skip (with the numbers) when a set is too small for a non-singular covariance.
+
+    A dataset whose test split has no more clips than the embedder has dimensions (the Hydrogen
+    kits: 126 test clips against aisfx's 512) cannot have a Fréchet distance in that space; that is
+    a property of the data, not a failure, and KAD, which has no such need, still scores it.
+    """
+    dim = int(ref.shape[1]) if ref.ndim == 2 else 0
+    for what, x in (("real test clips", ref), ("generated clips", ev)):
+        if x.ndim == 2 and 0 < len(x) <= dim:
+            raise MetricSkipped(f"{len(x)} {what} but {embedder} embeddings have {dim} dims: a "
+                                f"Fréchet distance needs at least {dim + 1} clips per set; use KAD "
+                                f"({embedder}) or a lower-dimensional embedder for this dataset")
+
+
 class FAD(Metric):
     version = "1"
     higher_is_better = False
@@ -51,12 +74,18 @@ class FAD(Metric):
 
     def compute(self, ctx: ScoreContext) -> MetricValue:
         ev, ref = embed_pair(ctx, self.embedder)
+        require_more_clips_than_dims(ev, ref, self.embedder)
         value = distances.fad(ev, ref)
         n_boot = self.n_boot or int(ctx.protocol.bootstrap)
         ci = distances.bootstrap_ci(distances.fad, ev, ref, n_boot=n_boot, rng=rng_for(ctx, self.name))
         details = {"n_eval": len(ev), "n_ref": len(ref), "dim": int(ev.shape[1]),
                    "log_fad": float(np.log(max(value, 1e-12))),
-                   "per_class": per_class_by_name(ctx, distances.fad, ev, ref)}
+                   "per_class": per_class_by_name(ctx, distances.fad, ev, ref),
+                   **per_class_note(ctx)}
+        try:
+            details["fad_inf"] = distances.fad_inf(ev, ref, rng=rng_for(ctx, self.name + "/inf"))
+        except distances.EmbeddingError as err:
+            details["fad_inf"] = f"not computed: {err}"
         return MetricValue(value, ci, len(ev), details, reference_hash(ref))
 
 
@@ -75,6 +104,7 @@ class FADInf(Metric):
 
     def compute(self, ctx: ScoreContext) -> MetricValue:
         ev, ref = embed_pair(ctx, self.embedder)
+        require_more_clips_than_dims(ev, ref, self.embedder)
         fit = distances.fad_inf(ev, ref, n_points=self.n_points, rng=rng_for(ctx, self.name))
         return MetricValue(fit["value"], None, len(ev), {k: fit[k] for k in ("slope", "r2", "n", "fad")},
                            reference_hash(ref))

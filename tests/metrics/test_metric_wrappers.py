@@ -1,14 +1,17 @@
-"""FAD/KAD/PRDC/memorisation/classifier metrics move the right way on real drum sounds."""
+"""FAD∞ and per-class details, NaN embeddings, and the confusion matrix on synthkit clips.
+
+Real-vs-noise, SNR degradation and KAD unbiasedness on synthkit *and* Hydrogen: test_real_drums.py.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from bench.data.drum_synth import CLASSES, generate
-from bench.metrics.class_metrics import ClassAccuracy, ClassKL, InceptionScore, KID
+from bench.metrics.class_metrics import ClassAccuracy
 from bench.metrics.distances import EmbeddingError
 from bench.metrics.fad import FAD, FADInf
-from bench.metrics.fidelity import Coverage, Precision
+from bench.metrics.fidelity import Precision
 from bench.metrics.kad import KAD
 from bench.metrics.memorization import Memorization
 from tests.metrics.helpers import make_context
@@ -28,63 +31,9 @@ def drums():
             "test": (audio[k >= 16], labels[k >= 16])}
 
 
-def _noise(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(SR) / SR
-    return (rng.standard_normal((n, SR)) * np.exp(-t / rng.uniform(0.03, 0.5, (n, 1)))).astype(np.float32) * 0.5
-
-
 def _ctx(drums, generated, labels, tmp_path):
     return make_context(generated, labels, *drums["test"], *drums["train"], CLASSES, sample_rate=SR,
                         capabilities=frozenset({"sample", "conditional"}), artefacts_dir=tmp_path)
-
-
-def _mix(clean: np.ndarray, snr_db: float, seed: int = 1) -> np.ndarray:
-    noise = np.random.default_rng(seed).standard_normal(clean.shape)
-    gain = np.sqrt((clean**2).mean(axis=1, keepdims=True) / (noise**2).mean(axis=1, keepdims=True)) \
-        * 10 ** (-snr_db / 20)
-    out = clean + gain * noise
-    return (out / np.abs(out).max(axis=1, keepdims=True)).astype(np.float32)
-
-
-def test_real_beats_noise_on_every_metric(drums, tmp_path):
-    held, held_labels = drums["held"]
-    real = _ctx(drums, held, held_labels, tmp_path)
-    noise = _ctx(drums, _noise(len(held)), held_labels, tmp_path)
-    for metric in (FAD("mfcc"), KAD("mel"), Precision("mel"), Coverage("mel"), ClassAccuracy(),
-                   InceptionScore(), KID(), ClassKL()):
-        r, n = metric.compute(real).value, metric.compute(noise).value
-        better = r > n if metric.higher_is_better else r < n
-        assert better, (metric.name, r, n)
-
-
-def test_degradation_raises_fad_and_kad_and_lowers_accuracy(drums, tmp_path):
-    held, held_labels = drums["held"]
-    fad, kad, acc = [], [], []
-    for snr in (30, 20, 10, 0):
-        ctx = _ctx(drums, _mix(held, snr), held_labels, tmp_path)
-        fad.append(FAD("mfcc").compute(ctx).value)
-        kad.append(KAD("mel").compute(ctx).value)
-        acc.append(ClassAccuracy().compute(ctx).value)
-    assert fad == sorted(fad) and kad == sorted(kad), (fad, kad)
-    assert acc[0] > acc[-1], acc
-
-
-def test_kad_of_two_real_halves_has_zero_in_its_interval(drums, tmp_path):
-    test, labels = drums["test"]
-    held, held_labels = drums["held"]
-    ctx = make_context(held, held_labels, test, labels, *drums["train"], CLASSES, sample_rate=SR)
-    value = KAD("mel").compute(ctx)
-    assert value.ci95[0] <= 0.0 <= value.ci95[1], value
-
-
-def test_memorization_flags_copies_and_not_novel_clips(drums, tmp_path):
-    train, train_labels = drums["train"]
-    held, held_labels = drums["held"]
-    copies = Memorization("mel").compute(_ctx(drums, train[: len(held)], train_labels[: len(held)], tmp_path))
-    novel = Memorization("mel").compute(_ctx(drums, held, held_labels, tmp_path))
-    assert copies.value > 0.9 and novel.value < 0.3, (copies.value, novel.value)
-    assert copies.details["distance_ratio"] < novel.details["distance_ratio"]
 
 
 def test_fad_inf_details_and_per_class(drums, tmp_path):
