@@ -128,7 +128,9 @@ def generate(run: "Run") -> dict[str, Any]:
 
 
 def _write_wav(path: Path, clip: np.ndarray, sample_rate: int) -> None:
-    atomic_write_with(path, lambda tmp: sf.write(tmp, clip, sample_rate, subtype="PCM_16"))
+    """32-bit float WAV: scoring reads back exactly what the baseline returned. (16-bit PCM
+    re-quantised the `real` row's training clips, so only 71% of them scored as copies.)"""
+    atomic_write_with(path, lambda tmp: sf.write(tmp, clip, sample_rate, subtype="FLOAT"))
 
 
 def write_interpolations(baseline: Any, data: Any, out_dir: Path, gen: torch.Generator,

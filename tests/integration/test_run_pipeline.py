@@ -38,6 +38,22 @@ def test_reference_runs_write_the_documented_files(reference_runs):
             assert rec.status == "ok", (metric, rec.reason)
 
 
+def test_samples_are_stored_exactly_as_generated(smoke_workspace, reference_runs):
+    """`real` returns training clips; read back from disk they are those clips, bit for bit
+    (float WAV), so scoring sees what the baseline produced and memorisation finds the copies."""
+    import numpy as np
+
+    from bench.data.build import load_datamodule
+    from bench.runner.stages import read_samples
+
+    cfg = compose(smoke_overrides(smoke_workspace, "baseline=real"))
+    train = load_datamodule(cfg.dataset, cfg.protocol, Path(cfg.data_dir)).train.audio[:, 0].numpy()
+    samples, _ = read_samples(Path(reference_runs["real"]["run_dir"]))
+    assert sf.info(str(next((Path(reference_runs["real"]["run_dir"]) / "samples").rglob("*.wav")))).subtype == "FLOAT"
+    matches = [np.any(np.all(train == clip, axis=1)) for clip in samples]
+    assert all(matches), f"{matches.count(False)} of {len(matches)} real samples differ from every training clip"
+
+
 def test_real_scores_better_than_noise_on_fad(reference_runs):
     def fad(name):
         path = Path(reference_runs[name]["run_dir"]) / "metrics" / "fad_mfcc.json"
