@@ -55,8 +55,9 @@ class ISTFTSynth(nn.Module):
       evaluation uses one fixed draw so that decoding is deterministic.
     """
 
-    def __init__(self, channels: int, n_fft: int, hop: int, num_samples: int, phase: str = "direct",
-                 max_log_mag: float = 7.0, init_log_mag: float = -4.0) -> None:
+    def __init__(self, channels: int, n_fft: int, hop: int, num_samples: int,
+                 phase: str = "if_noise", max_log_mag: float = 7.0,
+                 init_log_mag: float = -4.0) -> None:
         super().__init__()
         if phase not in PHASE_MODELS:
             raise ValueError(f"phase must be one of {PHASE_MODELS}, got {phase!r}")
