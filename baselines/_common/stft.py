@@ -73,9 +73,10 @@ class ISTFTSynth(nn.Module):
             self.proj.bias.zero_()
             self.proj.bias[: self.bins].fill_(init_log_mag)
             self.proj.bias[2 * self.bins:].fill_(init_log_mag)
-        frames = num_frames(num_samples, hop)
-        fixed = torch.rand(self.bins, frames, generator=torch.Generator().manual_seed(0))
-        self.register_buffer("fixed_noise_phase", 2 * math.pi * fixed, persistent=False)
+        if phase == "if_noise":
+            fixed = torch.rand(self.bins, num_frames(num_samples, hop),
+                               generator=torch.Generator().manual_seed(0))
+            self.register_buffer("fixed_noise_phase", 2 * math.pi * fixed, persistent=False)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         advance = 2 * math.pi * torch.arange(self.bins) * hop / n_fft
         self.register_buffer("bin_advance", advance.view(1, -1, 1), persistent=False)
@@ -90,11 +91,10 @@ class ISTFTSynth(nn.Module):
             spec = torch.polar(mag, torch.cumsum(self.bin_advance + math.pi * torch.tanh(u), dim=2))
         if self.phase == "if_noise":
             noise_mag = torch.exp(params[2].clamp(max=self.max_log_mag))
-            frames = noise_mag.shape[-1]
             if self.training:
                 noise_phase = 2 * math.pi * torch.rand_like(noise_mag)
             else:
-                noise_phase = self.fixed_noise_phase[:, :frames].expand_as(noise_mag)
+                noise_phase = self.fixed_noise_phase.expand_as(noise_mag)
             spec = spec + torch.polar(noise_mag, noise_phase)
         wave = torch.istft(spec, n_fft=self.n_fft, hop_length=self.hop, window=self.window,
                            center=True, length=self.num_samples)

@@ -129,11 +129,13 @@ class ClassKL(Metric):
         real = np.bincount(ctx.real_test_labels, minlength=k) + 0.5
         p = real / real.sum()
 
-        def kl(pred_labels: np.ndarray) -> float:
+        def frequencies(pred_labels: np.ndarray) -> np.ndarray:
             pred = np.bincount(pred_labels, minlength=k) + 0.5
-            q = pred / pred.sum()
-            return float(np.sum(p * np.log(p / q)))
-        q = (np.bincount(got, minlength=k) + 0.5) / (len(got) + 0.5 * k)
+            return pred / pred.sum()
+
+        def kl(pred_labels: np.ndarray) -> float:
+            return float(np.sum(p * np.log(p / frequencies(pred_labels))))
+        q = frequencies(got)
         ci = _bootstrap(lambda i: kl(got[i]), len(got), int(ctx.protocol.bootstrap), rng_for(ctx, self.name))
         # The judge's own error puts a floor under the score: the value real test clips get.
         floor = kl(clf.predict_proba(ctx.real_test).argmax(axis=1))

@@ -8,6 +8,8 @@ Shier et al. 2023 for drum resynthesis).
 """
 from __future__ import annotations
 
+import abc
+
 import weakref
 from collections.abc import Sequence
 
@@ -150,8 +152,9 @@ class _ReconstructionMetric(Metric):
     needs = frozenset({"encode"})
     unit = ""
 
+    @abc.abstractmethod
     def per_clip(self, recon: Tensor, real: Tensor, sample_rate: int) -> Tensor:
-        raise NotImplementedError
+        """One distance per clip of a batch."""
 
     def compute(self, ctx: ScoreContext) -> MetricValue:
         recon = reconstruct_test_set(ctx)

@@ -6,13 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
 from bench.api.results import MetricRecord
+from bench.data.build import load_datamodule
 from bench.io_atomic import read_jsonl
 from bench.runner.app import compose
 from bench.runner.experiment import RunFailed, run_experiment
+from bench.runner.stages import read_samples
 from tests.integration.conftest import smoke_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,15 +44,11 @@ def test_reference_runs_write_the_documented_files(reference_runs):
 def test_samples_are_stored_exactly_as_generated(smoke_workspace, reference_runs):
     """`real` returns training clips; read back from disk they are those clips, bit for bit
     (float WAV), so scoring sees what the baseline produced and memorisation finds the copies."""
-    import numpy as np
-
-    from bench.data.build import load_datamodule
-    from bench.runner.stages import read_samples
-
     cfg = compose(smoke_overrides(smoke_workspace, "baseline=real"))
     train = load_datamodule(cfg.dataset, cfg.protocol, Path(cfg.data_dir)).train.audio[:, 0].numpy()
-    samples, _ = read_samples(Path(reference_runs["real"]["run_dir"]))
-    assert sf.info(str(next((Path(reference_runs["real"]["run_dir"]) / "samples").rglob("*.wav")))).subtype == "FLOAT"
+    run_dir = Path(reference_runs["real"]["run_dir"])
+    samples, _ = read_samples(run_dir)
+    assert sf.info(str(next((run_dir / "samples").rglob("*.wav")))).subtype == "FLOAT"
     matches = [np.any(np.all(train == clip, axis=1)) for clip in samples]
     assert all(matches), f"{matches.count(False)} of {len(matches)} real samples differ from every training clip"
 

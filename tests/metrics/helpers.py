@@ -27,12 +27,12 @@ def smoke_protocol(sample_rate: int = 16000, bootstrap: int = 50) -> ProtocolCon
 class CachedEmbed:
     """``(name, clips) -> (N, D) float64``, memoised by (name, sample rate, content hash)."""
 
-    def __init__(self, sample_rate: int):
+    def __init__(self, sample_rate: int, memo: dict | None = None):
         self.sample_rate = int(sample_rate)
         self.context: ScoreContext | None = None
         self.misses = 0
         self._embedders: dict[str, Any] = {}
-        self._memo: dict[tuple[str, str], np.ndarray] = {}
+        self._memo: dict[tuple[str, str], np.ndarray] = {} if memo is None else memo
 
     def __call__(self, name: str, clips: np.ndarray) -> np.ndarray:
         if name == "classifier":
@@ -58,9 +58,10 @@ def make_context(generated, generated_labels, real_test, real_test_labels, real_
                  real_train_labels, classes, *, sample_rate: int = 16000, baseline=None,
                  capabilities=frozenset(), embed: Callable | None = None,
                  artefacts_dir: str | Path | None = None, protocol: Any = None,
-                 seed: int = 0) -> ScoreContext:
-    """A ScoreContext over in-memory arrays; ``embed`` defaults to a fresh :class:`CachedEmbed`."""
-    cached = CachedEmbed(sample_rate) if embed is None else None
+                 seed: int = 0, embed_memo: dict | None = None) -> ScoreContext:
+    """A ScoreContext over in-memory arrays; ``embed`` defaults to a fresh :class:`CachedEmbed`
+    (pass one ``embed_memo`` dict to several contexts to embed each set once)."""
+    cached = CachedEmbed(sample_rate, embed_memo) if embed is None else None
     ctx = ScoreContext(
         generated=np.asarray(generated, dtype=np.float32),
         generated_labels=np.asarray(generated_labels, dtype=np.int64),
@@ -76,3 +77,22 @@ def make_context(generated, generated_labels, real_test, real_test_labels, real_
     if cached is not None:
         cached.context = ctx
     return ctx
+
+
+def drum_clips(seed: int, per_class: int, *, sample_rate: int = 16000, seconds: float = 1.0,
+               classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """synthkit clips and their class ids (``classes``: keep only the first that many)."""
+    from bench.data.drum_synth import CLASSES, generate
+
+    rows = [r for r in generate(seed, per_class, sample_rate=sample_rate, seconds=seconds)
+            if classes is None or CLASSES.index(r[1]) < classes]
+    return np.stack([r[2] for r in rows]), np.asarray([CLASSES.index(r[1]) for r in rows])
+
+
+def decaying_noise(n: int, samples: int, sample_rate: int, *, seed: int = 0,
+                   max_decay_s: float = 0.5) -> np.ndarray:
+    """White noise under exponential decays of 30 ms to ``max_decay_s``: the `noise` row's sound."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / sample_rate
+    decay = rng.uniform(0.03, max_decay_s, (n, 1))
+    return (0.5 * rng.standard_normal((n, samples)) * np.exp(-t / decay)).astype(np.float32)

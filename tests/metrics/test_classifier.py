@@ -11,27 +11,22 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from bench.api.metric import MetricSkipped
-from bench.data.drum_synth import CLASSES, generate
+from bench.data.drum_synth import CLASSES
 from bench.metrics import classifier as clf_mod
 from bench.metrics.class_metrics import KID, ClassAccuracy, ClassKL, InceptionScore
 from bench.metrics.classifier import (ClassifierConfig, _Probe, classifier_key, clear_memory,
                                       get_reference_classifier)
 from bench.metrics.kad import KAD
-from tests.metrics.helpers import make_context
+from tests.metrics.helpers import decaying_noise, drum_clips, make_context
 
 SR = 16000
 #: Fast judge for most tests: the probe reads the weight-free mel embedder instead of aisfx.
 FAST = ClassifierConfig(probe_embedder="mel", cnn_epochs=6)
 
 
-def _split(seed: int, per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = list(generate(seed, per_class, sample_rate=SR, seconds=1.0))
-    return (np.stack([r[2] for r in rows]), np.asarray([CLASSES.index(r[1]) for r in rows]))
-
-
 @pytest.fixture(scope="module")
 def data():
-    return {"train": _split(11, 8), "test": _split(12, 4), "held": _split(13, 4)}
+    return {"train": drum_clips(11, 8), "test": drum_clips(12, 4), "held": drum_clips(13, 4)}
 
 
 def _ctx(data, generated=None, labels=None, *, artefacts=None, caps=("sample", "conditional"),
@@ -163,9 +158,7 @@ def test_bad_clips_are_refused(stored):
 def test_class_metrics_on_real_and_noise(data, stored, fast_default):
     folder = stored[0]
     held, held_labels = data["held"]
-    rng = np.random.default_rng(0)
-    t = np.arange(SR) / SR
-    noise = (0.5 * rng.standard_normal(held.shape) * np.exp(-t / 0.1)).astype(np.float32)
+    noise = decaying_noise(*held.shape, SR)
     real_ctx, noise_ctx = _ctx(data, artefacts=folder), _ctx(data, noise, artefacts=folder)
     for metric in (ClassAccuracy(), InceptionScore(), KID(), ClassKL()):
         real, fake = metric.compute(real_ctx), metric.compute(noise_ctx)

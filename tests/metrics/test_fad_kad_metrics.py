@@ -1,6 +1,6 @@
 """FAD, FAD∞ and KAD as metrics: details, per-class scores by class name, the reference hash,
 seeded intervals, and the unconditional case. (Direction on real vs noise, SNR degradation and
-NaN handling: test_metric_wrappers.py.)"""
+unbiasedness: test_real_drums.py; NaN handling: test_metric_wrappers.py.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -8,21 +8,15 @@ import pytest
 from scipy.spatial.distance import pdist
 
 from bench.api.metric import MetricSkipped
-from bench.data.drum_synth import CLASSES, generate
+from bench.data.drum_synth import CLASSES
 from bench.metrics import distances
 from bench.metrics.embedders.mel import MelStatsEmbedder
 from bench.metrics.fad import FAD, FADInf
 from bench.metrics.kad import KAD
-from tests.metrics.helpers import make_context
+from tests.metrics.helpers import drum_clips, make_context
 
 SR = 16000
 N_CLASSES = 3          # kick, snare, clap: enough clips per class for a low-dim Fréchet distance
-
-
-def _clips(seed: int, per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [r for r in generate(seed, per_class, sample_rate=SR, seconds=0.5)
-            if CLASSES.index(r[1]) < N_CLASSES]
-    return np.stack([r[2] for r in rows]), np.asarray([CLASSES.index(r[1]) for r in rows])
 
 
 class SmallMel:
@@ -43,7 +37,8 @@ class SmallMel:
 
 @pytest.fixture(scope="module")
 def sets():
-    return {"train": _clips(21, 4), "test": _clips(22, 24), "held": _clips(23, 24)}
+    return {name: drum_clips(seed, n, seconds=0.5, classes=N_CLASSES)
+            for name, seed, n in (("train", 21, 4), ("test", 22, 24), ("held", 23, 24))}
 
 
 @pytest.fixture(scope="module")

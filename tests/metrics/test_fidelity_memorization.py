@@ -1,39 +1,32 @@
 """Precision / recall / density / coverage and memorisation as metrics: one shared k-NN computation,
-the limiting cases, real vs noise, and what the memorisation value means. (Precision/coverage
-direction and the copy test: test_metric_wrappers.py.)"""
+the limiting cases, real vs noise, and what the memorisation value means. (Real vs noise and the copy
+test on synthkit and Hydrogen: test_real_drums.py.)"""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.data.drum_synth import CLASSES, generate
+from bench.data.drum_synth import CLASSES
 from bench.metrics import fidelity
 from bench.metrics.coverage import prdc
 from bench.metrics.distances import EmbeddingError
 from bench.metrics.fidelity import Coverage, Density, Precision, Recall
 from bench.metrics.memorization import Memorization
-from tests.metrics.helpers import make_context
+from tests.metrics.helpers import decaying_noise, drum_clips, make_context
 
 SR = 16000
 
 
-def _clips(seed: int, per_class: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = list(generate(seed, per_class, sample_rate=SR, seconds=0.5))
-    return np.stack([r[2] for r in rows]), np.asarray([CLASSES.index(r[1]) for r in rows])
-
-
 @pytest.fixture(scope="module")
 def sets():
-    return {"train": _clips(31, 6), "test": _clips(32, 4), "held": _clips(33, 4)}
+    return {"train": drum_clips(31, 6, seconds=0.5), "test": drum_clips(32, 4, seconds=0.5),
+            "held": drum_clips(33, 4, seconds=0.5)}
 
 
 @pytest.fixture(scope="module")
 def noise(sets):
-    rng = np.random.default_rng(5)
-    shape = sets["held"][0].shape
-    t = np.arange(shape[1]) / SR
-    return (0.5 * rng.standard_normal(shape) * np.exp(-t / rng.uniform(0.03, 0.3, (shape[0], 1))))\
-        .astype(np.float32)
+    n, samples = sets["held"][0].shape
+    return decaying_noise(n, samples, SR, seed=5, max_decay_s=0.3)
 
 
 def _ctx(sets, generated, labels=None, embed=None):

@@ -7,25 +7,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.data.drum_synth import CLASSES, generate
+from bench.data.drum_synth import CLASSES
 from bench.metrics.class_metrics import ClassAccuracy
 from bench.metrics.distances import EmbeddingError
 from bench.metrics.fad import FAD, FADInf
 from bench.metrics.fidelity import Precision
 from bench.metrics.kad import KAD
 from bench.metrics.memorization import Memorization
-from tests.metrics.helpers import make_context
+from tests.metrics.helpers import drum_clips, make_context
 
 SR = 16000
 
 
 @pytest.fixture(scope="module")
 def drums():
-    audio, labels = [], []
-    for _, cls, clip, _ in generate(3, 24, SR, 1.0):
-        audio.append(clip)
-        labels.append(CLASSES.index(cls))
-    audio, labels = np.stack(audio), np.asarray(labels)
+    audio, labels = drum_clips(3, 24, sample_rate=SR)
     k = np.arange(len(labels)) % 24
     return {"train": (audio[k < 10], labels[k < 10]), "held": (audio[(k >= 10) & (k < 16)], labels[(k >= 10) & (k < 16)]),
             "test": (audio[k >= 16], labels[k >= 16])}

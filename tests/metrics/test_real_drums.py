@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from bench.data.build import load_datamodule
-from bench.data.drum_synth import CLASSES, generate
+from bench.data.drum_synth import CLASSES
 from bench.metrics.class_metrics import KID, ClassAccuracy, ClassKL, InceptionScore
 from bench.metrics.fad import FAD
 from bench.metrics.fidelity import Coverage, Density, Precision, Recall
 from bench.metrics.kad import KAD
 from bench.metrics.memorization import Memorization
 from bench.runner.app import compose
-from tests.metrics.helpers import make_context
+from tests.metrics.helpers import decaying_noise, drum_clips, make_context
 
 OFFLINE_EMBEDDERS = ("aisfx", "mel", "mfcc")
 HYDROGEN_KITS = "dataset.kits=[GMRockKit,TR808EmulationKit]"
@@ -32,7 +32,7 @@ class Drums:
 
     def __init__(self, audio: np.ndarray, labels: np.ndarray, classes: list[str], sr: int):
         self.audio, self.labels, self.classes, self.sr = audio, labels, classes, sr
-        self.memo: dict = {}
+        self.memo: dict = {}  # one memo per source: each set is embedded once
         rank = np.zeros(len(labels), dtype=int)
         for c in np.unique(labels):
             rank[labels == c] = np.arange((labels == c).sum())
@@ -43,10 +43,9 @@ class Drums:
         return self.audio[keep], self.labels[keep]
 
     def context(self, generated, labels, test, train, artefacts):
-        ctx = make_context(generated, labels, *test, *train, self.classes, sample_rate=self.sr,
-                           capabilities=frozenset({"sample", "conditional"}), artefacts_dir=artefacts)
-        ctx.embed._memo = self.memo  # one memo per source: each set is embedded once
-        return ctx
+        return make_context(generated, labels, *test, *train, self.classes, sample_rate=self.sr,
+                            capabilities=frozenset({"sample", "conditional"}), artefacts_dir=artefacts,
+                            embed_memo=self.memo)
 
     def distribution(self, generated, artefacts):
         """Halves: the evaluated set against the other half (enough clips for 40-d FAD)."""
@@ -60,9 +59,7 @@ class Drums:
 @pytest.fixture(scope="module", params=["synthkit", "hydrogen"])
 def drums(request, tmp_path_factory) -> Drums:
     if request.param == "synthkit":
-        rows = list(generate(3, 24, 16000, 1.0))
-        return Drums(np.stack([r[2] for r in rows]), np.asarray([CLASSES.index(r[1]) for r in rows]),
-                     list(CLASSES), 16000)
+        return Drums(*drum_clips(3, 24), list(CLASSES), 16000)
     tmp = tmp_path_factory.mktemp("hydrogen")
     cfg = compose(["protocol=quick", "dataset=hydrogen", HYDROGEN_KITS, f"data_dir={tmp}"])
     data = load_datamodule(cfg.dataset, cfg.protocol, Path(cfg.data_dir))
@@ -71,13 +68,6 @@ def drums(request, tmp_path_factory) -> Drums:
     labels = np.concatenate([s.labels.numpy() for s in sets])
     assert len(audio) >= 100, "hydrogen-data should give 100 clips: is the Debian package installed?"
     return Drums(audio, labels, list(data.classes), data.sample_rate)
-
-
-def _noise(n: int, sr: int, seed: int = 0) -> np.ndarray:
-    """Decaying white noise: the floor row's kind of sound."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(sr) / sr
-    return (rng.standard_normal((n, sr)) * np.exp(-t / rng.uniform(0.03, 0.5, (n, 1)))).astype(np.float32) * 0.5
 
 
 def _mix(clean: np.ndarray, snr_db: float, seed: int = 1) -> np.ndarray:
@@ -101,14 +91,15 @@ def _better(metric, real: float, noise: float) -> bool:
 
 def test_real_beats_noise_on_every_metric_and_embedder(drums, tmp_path):
     held, _ = drums.part(0, 2)
-    real, noise = drums.distribution(held, tmp_path), drums.distribution(_noise(len(held), drums.sr), tmp_path)
+    noise_clips = decaying_noise(len(held), drums.sr, drums.sr)
+    real, noise = drums.distribution(held, tmp_path), drums.distribution(noise_clips, tmp_path)
     worse = {}
     for metric in DISTRIBUTION_METRICS:
         r, n = metric.compute(real).value, metric.compute(noise).value
         if not _better(metric, r, n):
             worse[metric.name] = (r, n)
     held, _ = drums.part(0, 3)
-    real, noise = drums.classes_ctx(held, tmp_path), drums.classes_ctx(_noise(len(held), drums.sr), tmp_path)
+    real, noise = drums.classes_ctx(held, tmp_path), drums.classes_ctx(decaying_noise(len(held), drums.sr, drums.sr), tmp_path)
     for metric in CLASS_METRICS:
         r, n = metric.compute(real).value, metric.compute(noise).value
         if not _better(metric, r, n):

@@ -19,6 +19,8 @@ loading and embedding code below follows the package's and the models' sources.
 """
 from __future__ import annotations
 
+import abc
+
 import importlib.util
 import os
 import sys
@@ -90,9 +92,9 @@ class HubEmbedder(Embedder):
         self._model = None
 
     # --- what must be on disk -------------------------------------------------------------
+    @abc.abstractmethod
     def required_files(self) -> list[tuple[str, list[Path], str]]:
         """(what, candidate paths — any one will do, where to fetch it from)."""
-        raise NotImplementedError
 
     def missing(self) -> list[str]:
         """One line per missing package or file; empty when the model can load offline."""
@@ -135,8 +137,9 @@ class HubEmbedder(Embedder):
     def _prepare(self, model):
         return model.to(self.device).eval()
 
+    @abc.abstractmethod
     def _embed_batch(self, model, clips: np.ndarray) -> tuple[torch.Tensor, list[str]]:
-        raise NotImplementedError
+        """Embeddings of one batch and notes for the result's details (e.g. padding)."""
 
     def embed(self, audio: np.ndarray) -> Embedding:
         audio = check_clips(audio, self.name)
