@@ -4,8 +4,9 @@ latent regularisers and nothing else.
 Encoder: log-mel front end → strided residual convolutions (FiLM on the class) → a global code of
 ``code_params × latent_dim`` numbers (2 for a Gaussian posterior's mean and log-variance, 1 for a
 deterministic code). Decoder: code + class → a short frame sequence → upsampling residual
-convolutions (FiLM on a style vector made of code and class) → per-frame log-magnitude and phase →
-``torch.istft``. The decoder writes the waveform directly; no Griffin-Lim anywhere.
+convolutions (FiLM on a style vector made of code and class, plus a learned vector per frame) →
+per-frame log-magnitude and phase → ``torch.istft``. The decoder writes the waveform directly;
+no Griffin-Lim anywhere.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ class WaveAutoencoder(nn.Module):
                  encoder_widths: Sequence[int] = (64, 96, 128), encoder_blocks: int = 1,
                  encoder_n_fft: int = 1024, encoder_hop: int = 256, n_mels: int = 64,
                  decoder_widths: Sequence[int] = (192, 128, 96, 64), decoder_blocks: int = 1,
-                 n_fft: int = 512, hop: int = 128, phase: str = "if_noise", style_dim: int = 128,
-                 init_log_mag: float = -4.0) -> None:
+                 n_fft: int = 1024, hop: int = 256, phase: str = "if_noise", style_dim: int = 128,
+                 init_log_mag: float = -4.0, positional: bool = True) -> None:
         super().__init__()
         encoder_widths, decoder_widths = list(encoder_widths), list(decoder_widths)
         for name, value in (("num_classes", num_classes), ("latent_dim", latent_dim),
@@ -74,6 +75,12 @@ class WaveAutoencoder(nn.Module):
                                                            decoder_widths))
         self.dec_stacks = nn.ModuleList(ConditionedStack(w, style_dim, decoder_blocks)
                                         for w in decoder_widths)
+        # a learned vector per frame and level: one-shots start with their onset at frame 0, so
+        # the decoder can learn where attack and decay lie in time instead of inferring it from
+        # the zero padding at the edges
+        self.dec_pos = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, w, self.dec_start * 2 ** (i + 1)))
+            for i, w in enumerate(decoder_widths)) if positional else None
         self.synth = ISTFTSynth(decoder_widths[-1], n_fft, hop, clip_samples, phase=phase,
                                  init_log_mag=init_log_mag)
 
@@ -107,8 +114,10 @@ class WaveAutoencoder(nn.Module):
         zc = torch.cat([z, self.embed(labels, z.shape[0], z.device)], dim=1)
         style = self.style(zc)
         h = self.dec_in(zc).view(z.shape[0], -1, self.dec_start)
-        for up, stack in zip(self.dec_up, self.dec_stacks):
+        for level, (up, stack) in enumerate(zip(self.dec_up, self.dec_stacks)):
             h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
+            if self.dec_pos is not None:
+                h = h + self.dec_pos[level]
             h = stack(h, style)
         h = F.leaky_relu(h[..., : self.dec_frames], 0.2)
         if h.shape[-1] < self.dec_frames:  # too few levels for this clip length

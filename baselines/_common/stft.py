@@ -2,8 +2,9 @@
 
 The encoder reads a log-mel spectrogram; the decoder predicts, per STFT frame, a log-magnitude
 and a phase for every bin and inverts them with ``torch.istft``. Doing the heavy work at frame rate
-(8 ms) rather than sample rate is what lets the autoencoder train in minutes on a CPU (the Vocos
-argument, Siuzdak 2023); predicting the phase keeps generation free of Griffin-Lim.
+(a 16 ms hop in the quick configuration) rather than sample rate is what lets the autoencoder
+train in minutes on a CPU (the Vocos argument, Siuzdak 2023); predicting the phase keeps
+generation free of Griffin-Lim.
 """
 from __future__ import annotations
 

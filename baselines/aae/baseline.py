@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
     meta = BaselineMeta(
-        name="aae", version="2", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
+        name="aae", version="3", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
         citation=("Tomczak, Goto & Hockman, Drum Synthesis and Rhythmic Transformation with "
                   "Adversarial Autoencoders, ACM Multimedia 2020; Makhzani et al., Adversarial "
                   "Autoencoders, arXiv 1511.05644"),

@@ -282,3 +282,18 @@ def test_quick_configs_build_at_protocol_scale(name, target):
     b = cls(num_classes=9, sample_rate=16000, clip_samples=16000, **cfg)
     z = b.sample_latent(2, generator=torch.Generator().manual_seed(0))
     assert b.decode(z, condition=Condition(labels=torch.tensor([0, 8]))).shape == (2, 1, 16000)
+
+
+def test_decoder_frame_embeddings_reach_every_level_and_can_be_switched_off():
+    b = _build(VAE)
+    widths = _smoke_kwargs("vae")["decoder_widths"]
+    pos = b.net.dec_pos
+    assert pos is not None and [p.shape[1] for p in pos] == widths
+    assert pos[-1].shape[2] >= b.net.dec_frames  # the last level covers every STFT frame
+    z = b.sample_latent(3, generator=torch.Generator().manual_seed(0))
+    b.net.decode(z, torch.tensor([0, 1, 2])).pow(2).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in pos)
+    off = _build(VAE, positional=False)
+    assert off.net.dec_pos is None
+    n_params = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n_params(b.net) - n_params(off.net) == sum(p.numel() for p in pos)
