@@ -126,16 +126,11 @@ class ClassKL(Metric):
         clf = get_reference_classifier(ctx)
         k = len(ctx.classes)
         got = clf.predict_proba(ctx.generated).argmax(axis=1)
-        real = np.bincount(ctx.real_test_labels, minlength=k) + 0.5
-        p = real / real.sum()
-
-        def frequencies(pred_labels: np.ndarray) -> np.ndarray:
-            pred = np.bincount(pred_labels, minlength=k) + 0.5
-            return pred / pred.sum()
+        p = _smoothed_frequencies(ctx.real_test_labels, k)
 
         def kl(pred_labels: np.ndarray) -> float:
-            return float(np.sum(p * np.log(p / frequencies(pred_labels))))
-        q = frequencies(got)
+            return float(np.sum(p * np.log(p / _smoothed_frequencies(pred_labels, k))))
+        q = _smoothed_frequencies(got, k)
         ci = _bootstrap(lambda i: kl(got[i]), len(got), int(ctx.protocol.bootstrap), rng_for(ctx, self.name))
         # The judge's own error puts a floor under the score: the value real test clips get.
         floor = kl(clf.predict_proba(ctx.real_test).argmax(axis=1))
@@ -143,3 +138,9 @@ class ClassKL(Metric):
                    "predicted_frequencies": dict(zip(ctx.classes, (q.round(4)).tolist())),
                    "real_test": floor, **clf.describe()}
         return MetricValue(kl(got), ci, len(got), details, clf.key)
+
+
+def _smoothed_frequencies(labels: np.ndarray, k: int) -> np.ndarray:
+    """Class frequencies with add-0.5 smoothing, so no class has probability 0."""
+    counts = np.bincount(labels, minlength=k) + 0.5
+    return counts / counts.sum()

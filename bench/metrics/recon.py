@@ -9,7 +9,6 @@ Shier et al. 2023 for drum resynthesis).
 from __future__ import annotations
 
 import abc
-
 import weakref
 from collections.abc import Sequence
 

@@ -50,7 +50,8 @@ def test_samples_are_stored_exactly_as_generated(smoke_workspace, reference_runs
     samples, _ = read_samples(run_dir)
     assert sf.info(str(next((run_dir / "samples").rglob("*.wav")))).subtype == "FLOAT"
     matches = [np.any(np.all(train == clip, axis=1)) for clip in samples]
-    assert all(matches), f"{matches.count(False)} of {len(matches)} real samples differ from every training clip"
+    assert all(matches), \
+        f"{matches.count(False)} of {len(matches)} real samples differ from every training clip"
 
 
 def test_real_scores_better_than_noise_on_fad(reference_runs):

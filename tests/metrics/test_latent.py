@@ -175,8 +175,8 @@ def test_ppl_of_a_smooth_decoder_is_stable_across_eps():
 def test_ppl_with_the_project_mel_embedder_has_converged_at_the_default_eps():
     """With the shipped ``mel`` embedder (log floor 1e-5) the smooth toy's PPL agrees at
     eps 1e-5 and 1e-4: float32 decodes are not rounding noise at the default. At 1e-3 it is
-    2–4 times smaller (2.8 measured): log-mel magnitudes of ringing partials oscillate with phase along the path
-    on a scale of ~1e-3 in t, which a coarser eps averages out."""
+    2–4 times smaller (2.8 measured): log-mel magnitudes of ringing partials oscillate with phase
+    along the path on a scale of ~1e-3 in t, which a coarser eps averages out."""
     from bench.metrics.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(None)

@@ -90,30 +90,26 @@ def _better(metric, real: float, noise: float) -> bool:
 
 
 def test_real_beats_noise_on_every_metric_and_embedder(drums, tmp_path):
-    held, _ = drums.part(0, 2)
-    noise_clips = decaying_noise(len(held), drums.sr, drums.sr)
-    real, noise = drums.distribution(held, tmp_path), drums.distribution(noise_clips, tmp_path)
     worse = {}
-    for metric in DISTRIBUTION_METRICS:
-        r, n = metric.compute(real).value, metric.compute(noise).value
-        if not _better(metric, r, n):
-            worse[metric.name] = (r, n)
-    held, _ = drums.part(0, 3)
-    real, noise = drums.classes_ctx(held, tmp_path), drums.classes_ctx(decaying_noise(len(held), drums.sr, drums.sr), tmp_path)
-    for metric in CLASS_METRICS:
-        r, n = metric.compute(real).value, metric.compute(noise).value
-        if not _better(metric, r, n):
-            worse[metric.name] = (r, n)
+    for metrics, held, context in ((DISTRIBUTION_METRICS, drums.part(0, 2)[0], drums.distribution),
+                                   (CLASS_METRICS, drums.part(0, 3)[0], drums.classes_ctx)):
+        real = context(held, tmp_path)
+        noise = context(decaying_noise(len(held), drums.sr, drums.sr), tmp_path)
+        for metric in metrics:
+            r, n = metric.compute(real).value, metric.compute(noise).value
+            if not _better(metric, r, n):
+                worse[metric.name] = (r, n)
     assert not worse, f"real did not beat noise on: {worse}"
 
 
 def test_falling_snr_raises_fad_and_kad_and_lowers_accuracy(drums, tmp_path):
     snrs = (30, 20, 10, 0)
     held, _ = drums.part(0, 2)
-    series = {m.name: [] for m in (FAD("mfcc"), *(KAD(e) for e in OFFLINE_EMBEDDERS))}
+    metrics = (FAD("mfcc"), *(KAD(e) for e in OFFLINE_EMBEDDERS))
+    series = {m.name: [] for m in metrics}
     for snr in snrs:
         ctx = drums.distribution(_mix(held, snr), tmp_path)
-        for metric in (FAD("mfcc"), *(KAD(e) for e in OFFLINE_EMBEDDERS)):
+        for metric in metrics:
             series[metric.name].append(metric.compute(ctx).value)
     for name, values in series.items():
         assert values == sorted(values), (name, dict(zip(snrs, values)))

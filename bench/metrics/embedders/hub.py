@@ -20,7 +20,6 @@ loading and embedding code below follows the package's and the models' sources.
 from __future__ import annotations
 
 import abc
-
 import importlib.util
 import os
 import sys
