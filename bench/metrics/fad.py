@@ -27,6 +27,13 @@ def rng_for(ctx: ScoreContext, salt: str) -> np.random.Generator:
     return np.random.default_rng([ctx.seed, int(hashlib.sha256(salt.encode()).hexdigest()[:8], 16)])
 
 
+def fad_inf_for(ctx: ScoreContext, embedder: str, ev: np.ndarray, ref: np.ndarray,
+                n_points: int = 15) -> dict:
+    """FAD∞ with one random stream per embedder, so the FAD row's detail and the FAD∞ metric
+    draw the same subsets and report the same number."""
+    return distances.fad_inf(ev, ref, n_points=n_points, rng=rng_for(ctx, f"fad_inf/{embedder}"))
+
+
 def per_class_by_name(ctx: ScoreContext, stat, ev: np.ndarray, ref: np.ndarray) -> dict[str, float | str]:
     """Per-class values keyed by class name; unconditional samples have no class to compare."""
     if (ctx.generated_labels < 0).all():
@@ -59,7 +66,7 @@ def require_more_clips_than_dims(ev: np.ndarray, ref: np.ndarray, embedder: str)
 
 
 class FAD(Metric):
-    version = "1"
+    version = "2"
     higher_is_better = False
     title = "FAD"
 
@@ -83,14 +90,14 @@ class FAD(Metric):
                    "per_class": per_class_by_name(ctx, distances.fad, ev, ref),
                    **per_class_note(ctx)}
         try:
-            details["fad_inf"] = distances.fad_inf(ev, ref, rng=rng_for(ctx, self.name + "/inf"))
+            details["fad_inf"] = fad_inf_for(ctx, self.embedder, ev, ref)
         except distances.EmbeddingError as err:
             details["fad_inf"] = f"not computed: {err}"
         return MetricValue(value, ci, len(ev), details, reference_hash(ref))
 
 
 class FADInf(Metric):
-    version = "1"
+    version = "2"
     higher_is_better = False
 
     def __init__(self, embedder: str, n_points: int = 15) -> None:
@@ -105,6 +112,6 @@ class FADInf(Metric):
     def compute(self, ctx: ScoreContext) -> MetricValue:
         ev, ref = embed_pair(ctx, self.embedder)
         require_more_clips_than_dims(ev, ref, self.embedder)
-        fit = distances.fad_inf(ev, ref, n_points=self.n_points, rng=rng_for(ctx, self.name))
+        fit = fad_inf_for(ctx, self.embedder, ev, ref, self.n_points)
         return MetricValue(fit["value"], None, len(ev), {k: fit[k] for k in ("slope", "r2", "n", "fad")},
                            reference_hash(ref))

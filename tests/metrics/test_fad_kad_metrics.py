@@ -84,6 +84,14 @@ def test_fad_inf_metric_reports_the_intercept_and_fit(sets, embed):
     assert r2 == pytest.approx(value.details["r2"], abs=1e-9)
 
 
+def test_the_fad_rows_fad_inf_detail_is_the_fad_inf_metric(sets, embed):
+    """One number for one quantity: the detail and the metric draw the same subsets."""
+    ctx = _ctx(sets, embed)
+    detail = FAD("small").compute(ctx).details["fad_inf"]
+    metric = FADInf("small").compute(ctx)
+    assert detail["value"] == metric.value and detail["fad"] == metric.details["fad"]
+
+
 def test_reference_hash_depends_on_the_reference_only(sets, embed):
     noise = np.random.default_rng(0).standard_normal(sets["held"][0].shape).astype(np.float32)
     a = FAD("small").compute(_ctx(sets, embed))
