@@ -30,8 +30,12 @@ def rng_for(ctx: ScoreContext, salt: str) -> np.random.Generator:
 def fad_inf_for(ctx: ScoreContext, embedder: str, ev: np.ndarray, ref: np.ndarray,
                 n_points: int = 15) -> dict:
     """FAD∞ with one random stream per embedder, so the FAD row's detail and the FAD∞ metric
-    draw the same subsets and report the same number."""
-    return distances.fad_inf(ev, ref, n_points=n_points, rng=rng_for(ctx, f"fad_inf/{embedder}"))
+    draw the same subsets and report the same number — computed once per context and reused."""
+    memo = vars(ctx).setdefault("_fad_inf_memo", {})  # lives and dies with the context
+    if (embedder, n_points) not in memo:
+        memo[(embedder, n_points)] = distances.fad_inf(ev, ref, n_points=n_points,
+                                                       rng=rng_for(ctx, f"fad_inf/{embedder}"))
+    return memo[(embedder, n_points)]
 
 
 def per_class_by_name(ctx: ScoreContext, stat, ev: np.ndarray, ref: np.ndarray) -> dict[str, float | str]:

@@ -85,11 +85,21 @@ def test_fad_inf_metric_reports_the_intercept_and_fit(sets, embed):
 
 
 def test_the_fad_rows_fad_inf_detail_is_the_fad_inf_metric(sets, embed):
-    """One number for one quantity: the detail and the metric draw the same subsets."""
-    ctx = _ctx(sets, embed)
-    detail = FAD("small").compute(ctx).details["fad_inf"]
-    metric = FADInf("small").compute(ctx)
+    """One number for one quantity: the detail and the metric draw the same subsets (separate
+    contexts, so the agreement comes from the random stream, not from the per-context memo)."""
+    detail = FAD("small").compute(_ctx(sets, embed)).details["fad_inf"]
+    metric = FADInf("small").compute(_ctx(sets, embed))
     assert detail["value"] == metric.value and detail["fad"] == metric.details["fad"]
+
+
+def test_fad_inf_is_computed_once_per_context(sets, embed, monkeypatch):
+    ctx = _ctx(sets, embed)
+    calls = []
+    real = distances.fad_inf
+    monkeypatch.setattr(distances, "fad_inf", lambda *a, **k: calls.append(1) or real(*a, **k))
+    FAD("small").compute(ctx)
+    FADInf("small").compute(ctx)
+    assert len(calls) == 1
 
 
 def test_reference_hash_depends_on_the_reference_only(sets, embed):
