@@ -39,12 +39,19 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
                  latent_dim: int = 64, lr: float = 1e-3, adam_betas: Sequence[float] = (0.9, 0.99),
                  lr_half_life_steps: int = 0, grad_clip: float = 1.0, wave_weight: float = 0.0,
                  fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
-                 stft_hop_ratio: float = 0.25, label_dropout: float = 0.1, **net: Any) -> None:
+                 stft_hop_ratio: float = 0.25, label_dropout: float = 0.1,
+                 batch_size: int | None = None, **net: Any) -> None:
         super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout must lie in [0, 1), got {label_dropout}")
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
+        if batch_size is not None and int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer or null, got {batch_size!r}")
+        # None: the protocol's batch size. A baseline may choose its own, as papers do: the
+        # protocol's budget is wall time and steps, and under a CPU wall budget a smaller batch
+        # buys more updates (see baselines/vae/README.md)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.latent_dim = int(latent_dim)
         self.label_dropout = float(label_dropout)
         self.grad_clip = float(grad_clip)
@@ -91,7 +98,8 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
             raise ValueError(f"{self.meta.name} was built for {self.num_classes} classes, "
                              f"the data has {data.num_classes}")
         self.train()
-        batches = data.train_batches(ctx.budget.batch_size, ctx.generator, ctx.device)
+        batch_size = self.batch_size or ctx.budget.batch_size
+        batches = data.train_batches(batch_size, ctx.generator, ctx.device)
         step, validated = ctx.start_step, None
         while not ctx.should_stop(step):
             self.training_step(next(batches), step, ctx)
@@ -104,7 +112,8 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
             ctx.validate(step - 1)
         return FitSummary(steps=step, wall_s=ctx.elapsed(), stopped_because=ctx.stopped_because,
                           best_step=ctx.best_step, best_value=ctx.best_value,
-                          extra={"seconds_per_step": ctx.elapsed() / max(1, step - ctx.start_step)})
+                          extra={"seconds_per_step": ctx.elapsed() / max(1, step - ctx.start_step),
+                                 "batch_size": batch_size})
 
     # --- autoencoding and generation --------------------------------------------------------
     def _labels(self, n: int, condition: Condition | None,

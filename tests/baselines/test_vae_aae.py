@@ -125,6 +125,23 @@ def test_fit_stops_on_the_wall_budget(cls, tmp_path):
 
 
 @pytest.mark.parametrize("cls", BASELINES)
+def test_a_batch_size_in_the_config_replaces_the_protocols(cls, tmp_path, monkeypatch):
+    seen = {}
+    for batch_size in (None, 2):
+        b = _build(cls, batch_size=batch_size)
+        sizes = seen.setdefault(batch_size, [])
+        step = b.training_step
+        monkeypatch.setattr(b, "training_step",
+                            lambda batch, i, ctx, step=step, sizes=sizes: (sizes.append(len(batch.audio)),
+                                                                           step(batch, i, ctx)))
+        summary, _ = _fit(b, _data(), tmp_path / str(batch_size), steps=3, batch_size=4, val_every=0)
+        assert summary.extra["batch_size"] == (batch_size or 4)
+    assert seen == {None: [4, 4, 4], 2: [2, 2, 2]}
+    with pytest.raises(ValueError, match="batch_size"):
+        _build(cls, batch_size=0)
+
+
+@pytest.mark.parametrize("cls", BASELINES)
 def test_reconstruction_loss_falls_when_overfitting_a_tiny_set(cls, tmp_path):
     data = _data(per_class=1)  # 3 clips, batch 3: the same batch every step
     b = _build(cls)
