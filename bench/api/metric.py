@@ -50,6 +50,16 @@ class ScoreContext:
     artefacts_dir: Path | None = None  # protocol-level artefacts (reference classifier, ...)
     run_info: dict[str, Any] = field(default_factory=dict)   # fit summary, checkpoint path
     dataset_hash: str = ""
+    # work that several metrics of this context share; init=False, so dataclasses.replace starts
+    # a fresh one for a context with other clips
+    _shared: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def once(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for in this context, the stored result
+        after that (one k-NN for the four PRDC metrics, one FAD∞ fit for two rows)."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
 
 class Metric(abc.ABC):

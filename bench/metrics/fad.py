@@ -31,11 +31,8 @@ def fad_inf_for(ctx: ScoreContext, embedder: str, ev: np.ndarray, ref: np.ndarra
                 n_points: int = 15) -> dict:
     """FAD∞ with one random stream per embedder, so the FAD row's detail and the FAD∞ metric
     draw the same subsets and report the same number — computed once per context and reused."""
-    memo = vars(ctx).setdefault("_fad_inf_memo", {})  # lives and dies with the context
-    if (embedder, n_points) not in memo:
-        memo[(embedder, n_points)] = distances.fad_inf(ev, ref, n_points=n_points,
-                                                       rng=rng_for(ctx, f"fad_inf/{embedder}"))
-    return memo[(embedder, n_points)]
+    return ctx.once(("fad_inf", embedder, n_points), lambda: distances.fad_inf(
+        ev, ref, n_points=n_points, rng=rng_for(ctx, f"fad_inf/{embedder}")))
 
 
 def per_class_by_name(ctx: ScoreContext, stat, ev: np.ndarray, ref: np.ndarray) -> dict[str, float | str]:

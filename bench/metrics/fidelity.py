@@ -10,11 +10,10 @@ from bench.metrics.coverage import prdc
 from bench.metrics.fad import embed_pair, reference_hash
 
 def _prdc(ctx: ScoreContext, embedder: str, k: int) -> tuple[dict, str, int]:
-    memo = vars(ctx).setdefault("_prdc_memo", {})  # lives and dies with the context
-    if (embedder, k) not in memo:
+    def compute() -> tuple[dict, str, int]:
         ev, ref = embed_pair(ctx, embedder)
-        memo[(embedder, k)] = (prdc(ref, ev, k=k), reference_hash(ref), len(ev))
-    return memo[(embedder, k)]
+        return prdc(ref, ev, k=k), reference_hash(ref), len(ev)
+    return ctx.once(("prdc", embedder, k), compute)
 
 
 class _PRDC(Metric):

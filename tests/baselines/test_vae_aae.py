@@ -126,17 +126,17 @@ def test_fit_stops_on_the_wall_budget(cls, tmp_path):
 
 @pytest.mark.parametrize("cls", BASELINES)
 def test_a_batch_size_in_the_config_replaces_the_protocols(cls, tmp_path, monkeypatch):
-    seen = {}
-    for batch_size in (None, 2):
+    for batch_size, expected in ((None, 4), (2, 2)):  # the protocol's budget below says 4
         b = _build(cls, batch_size=batch_size)
-        sizes = seen.setdefault(batch_size, [])
-        step = b.training_step
-        monkeypatch.setattr(b, "training_step",
-                            lambda batch, i, ctx, step=step, sizes=sizes: (sizes.append(len(batch.audio)),
-                                                                           step(batch, i, ctx)))
+        sizes, step = [], b.training_step
+
+        def recording_step(batch, i, ctx):
+            sizes.append(len(batch.audio))
+            step(batch, i, ctx)
+
+        monkeypatch.setattr(b, "training_step", recording_step)
         summary, _ = _fit(b, _data(), tmp_path / str(batch_size), steps=3, batch_size=4, val_every=0)
-        assert summary.extra["batch_size"] == (batch_size or 4)
-    assert seen == {None: [4, 4, 4], 2: [2, 2, 2]}
+        assert sizes == [expected] * 3 and summary.extra["batch_size"] == expected
     with pytest.raises(ValueError, match="batch_size"):
         _build(cls, batch_size=0)
 
