@@ -5,8 +5,10 @@ Encoder: log-mel front end → strided residual convolutions (FiLM on the class)
 ``code_params × latent_dim`` numbers (2 for a Gaussian posterior's mean and log-variance, 1 for a
 deterministic code). Decoder: code + class → a short frame sequence → upsampling residual
 convolutions (FiLM on a style vector made of code and class, plus a learned vector per frame) →
-per-frame log-magnitude and phase → ``torch.istft``. The decoder writes the waveform directly;
-no Griffin-Lim anywhere.
+per-frame log-magnitude and phase → ``torch.istft``. Optionally (``templates`` > 0) the code also
+picks one of a class's spectral templates, whose log-magnitudes the head's are added to
+(:mod:`baselines._common.templates`). The decoder writes the waveform directly; no Griffin-Lim
+anywhere.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from torch.nn import functional as F
 
 from baselines._common.blocks import ConditionedStack
 from baselines._common.stft import ISTFTSynth, LogMelFrontEnd, num_frames
+from baselines._common.templates import SpectralTemplates
 
 
 class WaveAutoencoder(nn.Module):
@@ -34,7 +37,8 @@ class WaveAutoencoder(nn.Module):
                  encoder_n_fft: int = 1024, encoder_hop: int = 256, n_mels: int = 64,
                  decoder_widths: Sequence[int] = (192, 128, 96, 64), decoder_blocks: int = 1,
                  n_fft: int = 1024, hop: int = 256, phase: str = "if_noise", style_dim: int = 128,
-                 init_log_mag: float = -4.0, positional: bool = True) -> None:
+                 init_log_mag: float = -4.0, positional: bool = True, templates: int = 0,
+                 template_hard: bool = True) -> None:
         super().__init__()
         encoder_widths, decoder_widths = list(encoder_widths), list(decoder_widths)
         for name, value in (("num_classes", num_classes), ("latent_dim", latent_dim),
@@ -81,10 +85,18 @@ class WaveAutoencoder(nn.Module):
         self.dec_pos = nn.ParameterList(
             nn.Parameter(torch.zeros(1, w, self.dec_start * 2 ** (i + 1)))
             for i, w in enumerate(decoder_widths)) if positional else None
+        if templates < 0:
+            raise ValueError(f"templates must be ≥ 0 (0: none), got {templates}")
+        self.templates = SpectralTemplates(
+            num_classes + 1, int(templates), n_fft // 2 + 1, self.dec_frames, latent_dim + label_dim,
+            hard=template_hard) if templates else None
+        if self.templates is not None:
+            init_log_mag = -0.7  # the template carries the level: tonal and noise parts start at ½
         self.synth = ISTFTSynth(decoder_widths[-1], n_fft, hop, clip_samples, phase=phase,
                                  init_log_mag=init_log_mag)
 
-    def embed(self, labels: Tensor | None, batch: int, device: torch.device) -> Tensor:
+    def rows(self, labels: Tensor | None, batch: int, device: torch.device) -> Tensor:
+        """Class labels (``None`` or -1: none) → row indices of the class tables (last: "no class")."""
         if labels is None:
             labels = torch.full((batch,), -1, dtype=torch.long, device=device)
         labels = labels.to(device=device, dtype=torch.long).flatten()
@@ -93,7 +105,30 @@ class WaveAutoencoder(nn.Module):
         if bool((labels >= self.num_classes).any()) or bool((labels < -1).any()):
             raise ValueError(f"class labels must lie in [0, {self.num_classes}) (or -1 for none); "
                              f"got {sorted(set(labels.tolist()))}")
-        return self.labels(torch.where(labels < 0, self.num_classes, labels))
+        return torch.where(labels < 0, self.num_classes, labels)
+
+    def embed(self, labels: Tensor | None, batch: int, device: torch.device) -> Tensor:
+        return self.labels(self.rows(labels, batch, device))
+
+    @torch.no_grad()
+    def init_templates(self, audio: Tensor, labels: Tensor, seed: int = 0) -> None:
+        """k-means initialisation of the spectral templates from (training) clips ``(N, 1, T)``."""
+        if self.templates is None:
+            raise ValueError("this autoencoder has no spectral templates (templates=0)")
+        device = self.synth.window.device
+        log_mags = torch.cat([self.synth.log_magnitude(audio[i:i + 256].to(device)).cpu()
+                              for i in range(0, len(audio), 256)])
+        self.templates.fit_kmeans(log_mags, labels.cpu(), seed=seed)
+
+    def template_loss(self, z: Tensor, labels: Tensor | None, audio: Tensor) -> Tensor:
+        """The templates' assignment loss for codes ``z`` of clips ``audio``; 0 without templates."""
+        if self.templates is None:
+            return z.new_zeros(())
+        rows = self.rows(labels, z.shape[0], z.device)
+        cond = torch.cat([z, self.labels(rows)], dim=1)
+        with torch.no_grad():
+            target = self.synth.log_magnitude(audio)
+        return self.templates.assignment_loss(cond, rows, target)
 
     def encode(self, audio: Tensor, labels: Tensor | None) -> Tensor:
         """``(B, 1, T)`` → ``(B, code_params · latent_dim)``."""
@@ -111,7 +146,8 @@ class WaveAutoencoder(nn.Module):
         """``(B, latent_dim)`` → ``(B, 1, T)`` waveform (not yet clipped to [-1, 1])."""
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected codes of shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
-        zc = torch.cat([z, self.embed(labels, z.shape[0], z.device)], dim=1)
+        rows = self.rows(labels, z.shape[0], z.device)
+        zc = torch.cat([z, self.labels(rows)], dim=1)
         style = self.style(zc)
         h = self.dec_in(zc).view(z.shape[0], -1, self.dec_start)
         for level, (up, stack) in enumerate(zip(self.dec_up, self.dec_stacks)):
@@ -122,4 +158,5 @@ class WaveAutoencoder(nn.Module):
         h = F.leaky_relu(h[..., : self.dec_frames], 0.2)
         if h.shape[-1] < self.dec_frames:  # too few levels for this clip length
             h = F.interpolate(h, size=self.dec_frames, mode="linear", align_corners=False)
-        return self.synth(h)
+        envelope = None if self.templates is None else self.templates(zc, rows)
+        return self.synth(h, envelope)

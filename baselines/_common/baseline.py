@@ -40,12 +40,14 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
                  lr_half_life_steps: int = 0, grad_clip: float = 1.0, wave_weight: float = 0.0,
                  fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
                  stft_hop_ratio: float = 0.25, label_dropout: float = 0.1,
-                 batch_size: int | None = None, **net: Any) -> None:
+                 batch_size: int | None = None, template_weight: float = 1.0, **net: Any) -> None:
         super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout must lie in [0, 1), got {label_dropout}")
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
+        if template_weight < 0:
+            raise ValueError(f"template_weight must be ≥ 0, got {template_weight}")
         if batch_size is not None and int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or null, got {batch_size!r}")
         # None: the protocol's batch size. A baseline may choose its own, as papers do: the
@@ -55,6 +57,7 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
         self.latent_dim = int(latent_dim)
         self.label_dropout = float(label_dropout)
         self.grad_clip = float(grad_clip)
+        self.template_weight = float(template_weight)
         self.lr_half_life_steps = int(lr_half_life_steps)
         self.net = WaveAutoencoder(num_classes=self.num_classes, sample_rate=self.sample_rate,
                                    clip_samples=self.clip_samples, latent_dim=self.latent_dim,
@@ -77,6 +80,14 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
         keep = torch.rand(labels.shape, device=labels.device) >= self.label_dropout
         return torch.where(keep, labels, torch.full_like(labels, -1))
 
+    def reconstruction(self, z: Tensor, labels: Tensor, audio: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Decode ``z`` and score it against ``audio``: the reconstruction loss plus the spectral
+        templates' assignment term, and the values to log."""
+        total, spectral, wave = self.recon_loss(self.net.decode(z, labels), audio)
+        assign = self.net.template_loss(z, labels, audio)
+        return (total + self.template_weight * assign,
+                {"recon": spectral.item(), "wave_l1": wave.item(), "template_ce": assign.item()})
+
     def update(self, optimizer: torch.optim.Optimizer, loss: Tensor, step: int) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -98,6 +109,8 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
             raise ValueError(f"{self.meta.name} was built for {self.num_classes} classes, "
                              f"the data has {data.num_classes}")
         self.train()
+        if self.net.templates is not None and ctx.start_step == 0:  # a resumed run has them
+            self.net.init_templates(data.train.audio, data.train.labels, seed=ctx.seed)
         batch_size = self.batch_size or ctx.budget.batch_size
         batches = data.train_batches(batch_size, ctx.generator, ctx.device)
         step, validated = ctx.start_step, None

@@ -82,16 +82,26 @@ class ISTFTSynth(nn.Module):
         advance = 2 * math.pi * torch.arange(self.bins) * hop / n_fft
         self.register_buffer("bin_advance", advance.view(1, -1, 1), persistent=False)
 
-    def forward(self, features: Tensor) -> Tensor:
+    def log_magnitude(self, audio: Tensor, floor: float = 1e-5) -> Tensor:
+        """``(B, 1, T)`` → ``(B, bins, frames)``: the log-magnitude on this head's own STFT grid."""
+        spec = torch.stft(audio[:, 0], self.n_fft, self.hop, window=self.window, center=True,
+                          return_complex=True)
+        return torch.log(spec.abs() + floor)
+
+    def forward(self, features: Tensor, envelope: Tensor | None = None) -> Tensor:
+        """``envelope`` (``(B, bins, frames)``, optional) is added to both parts' log-magnitudes."""
         params = self.proj(features).split(self.bins, dim=1)
         log_mag, u = params[0], params[1]
+        if envelope is not None:
+            log_mag = log_mag + envelope
         mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
         if self.phase == "direct":
             spec = torch.polar(mag, u)
         else:
             spec = torch.polar(mag, torch.cumsum(self.bin_advance + math.pi * torch.tanh(u), dim=2))
         if self.phase == "if_noise":
-            noise_mag = torch.exp(params[2].clamp(max=self.max_log_mag))
+            noise_log_mag = params[2] if envelope is None else params[2] + envelope
+            noise_mag = torch.exp(noise_log_mag.clamp(max=self.max_log_mag))
             if self.training:
                 noise_phase = 2 * math.pi * torch.rand_like(noise_mag)
             else:

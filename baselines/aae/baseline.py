@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
     meta = BaselineMeta(
-        name="aae", version="3", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
+        name="aae", version="4", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
         citation=("Tomczak, Goto & Hockman, Drum Synthesis and Rhythmic Transformation with "
                   "Adversarial Autoencoders, ACM Multimedia 2020; Makhzani et al., Adversarial "
                   "Autoencoders, arXiv 1511.05644"),
@@ -63,7 +63,7 @@ class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
         x, labels = batch.audio, batch.labels
         dropped = self.drop_labels(labels)
         z = self.net.encode(x, dropped)
-        recon, spectral, wave = self.recon_loss(self.net.decode(z, dropped), x)
+        recon, logged = self.reconstruction(z, dropped, x)
         fooled = self.disc(z, labels)
         g_adv = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
         weight = self.adv_weight_at(step)
@@ -74,8 +74,8 @@ class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
         d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
                   + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
         d_acc = 0.5 * ((real > 0).float().mean() + (fake < 0).float().mean())
-        ctx.log(step, loss=loss.item(), recon=spectral.item(), wave_l1=wave.item(),
-                g_adv=g_adv.item(), d_loss=d_loss.item(), d_acc=d_acc.item(), adv_weight=weight,
+        ctx.log(step, loss=loss.item(), **logged, g_adv=g_adv.item(), d_loss=d_loss.item(),
+                d_acc=d_acc.item(), adv_weight=weight,
                 z_rms=z.detach().pow(2).mean().sqrt().item())
         self.update(self.opt, loss, step)
         self.update(self.opt_disc, d_loss, step)

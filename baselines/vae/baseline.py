@@ -1,6 +1,7 @@
 """`vae`: a conditional β-VAE with KL warm-up and free bits, on the shared waveform autoencoder.
 
-Loss per step: MR-STFT reconstruction (+ optional waveform L1) + β(t) · Σ_d max(free_bits, KL_d),
+Loss per step: MR-STFT reconstruction (+ optional waveform L1) + the decoder's spectral-template
+cross-entropy + β(t) · Σ_d max(free_bits, KL_d),
 where KL_d is the batch-mean KL of latent dimension d from N(0, 1) and β(t) ramps linearly from 0 to
 ``beta`` over ``kl_warmup_steps``. Free bits (Kingma et al. 2016) stop the KL from being pushed
 below ``free_bits`` nats per dimension, which guards against posterior collapse.
@@ -22,11 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class VAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
     meta = BaselineMeta(
-        name="vae", version="3", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
+        name="vae", version="4", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
         citation=("Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv 1312.6114); "
                   "Higgins et al., beta-VAE, ICLR 2017"),
         description=("Conditional beta-VAE: log-mel encoder, waveform decoder with a predicted "
-                     "magnitude+phase iSTFT head, MR-STFT loss, KL warm-up and free bits; "
+                     "magnitude+phase iSTFT head over k-means-initialised spectral templates, "
+                     "MR-STFT loss, KL warm-up and free bits; "
                      "generates by decoding N(0, I) samples with the requested class."),
     )
     code_params = 2  # mean and log-variance
@@ -50,12 +52,11 @@ class VAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
         mean, log_var = self.net.encode(batch.audio, labels).chunk(2, dim=1)
         log_var = log_var.clamp(-12.0, 6.0)
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-        recon, spectral, wave = self.recon_loss(self.net.decode(z, labels), batch.audio)
+        recon, logged = self.reconstruction(z, labels, batch.audio)
         kl_per_dim = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).mean(dim=0)
         kl_guarded = kl_per_dim.clamp_min(self.free_bits).sum()
         beta = self.beta_at(step)
         loss = recon + beta * kl_guarded
-        ctx.log(step, loss=loss.item(), recon=spectral.item(), wave_l1=wave.item(),
-                kl=kl_per_dim.sum().item(), beta=beta,
+        ctx.log(step, loss=loss.item(), **logged, kl=kl_per_dim.sum().item(), beta=beta,
                 active_dims=float((kl_per_dim > self.free_bits).sum().item()))
         self.update(self.opt, loss, step)
