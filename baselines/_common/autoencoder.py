@@ -37,7 +37,7 @@ class WaveAutoencoder(nn.Module):
                  encoder_n_fft: int = 1024, encoder_hop: int = 256, n_mels: int = 64,
                  decoder_widths: Sequence[int] = (192, 128, 96, 64), decoder_blocks: int = 1,
                  n_fft: int = 1024, hop: int = 256, phase: str = "if_noise", style_dim: int = 128,
-                 init_log_mag: float = -4.0, positional: bool = True, templates: int = 0,
+                 init_log_mag: float | None = None, positional: bool = True, templates: int = 0,
                  template_hard: bool = True) -> None:
         super().__init__()
         encoder_widths, decoder_widths = list(encoder_widths), list(decoder_widths)
@@ -90,8 +90,10 @@ class WaveAutoencoder(nn.Module):
         self.templates = SpectralTemplates(
             num_classes + 1, int(templates), n_fft // 2 + 1, self.dec_frames, latent_dim + label_dim,
             hard=template_hard) if templates else None
-        if self.templates is not None:
-            init_log_mag = -0.7  # the template carries the level: tonal and noise parts start at ½
+        if init_log_mag is None:
+            # without templates the head starts quiet; with them the template carries the level
+            # and the tonal and noise parts each start at half of it
+            init_log_mag = -4.0 if self.templates is None else -0.7
         self.synth = ISTFTSynth(decoder_widths[-1], n_fft, hop, clip_samples, phase=phase,
                                  init_log_mag=init_log_mag)
 
@@ -110,6 +112,11 @@ class WaveAutoencoder(nn.Module):
     def embed(self, labels: Tensor | None, batch: int, device: torch.device) -> Tensor:
         return self.labels(self.rows(labels, batch, device))
 
+    def _decoder_input(self, z: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The class-table rows of ``labels`` and the decoder's input: code and class embedding."""
+        rows = self.rows(labels, z.shape[0], z.device)
+        return rows, torch.cat([z, self.labels(rows)], dim=1)
+
     @torch.no_grad()
     def init_templates(self, audio: Tensor, labels: Tensor, seed: int = 0) -> None:
         """k-means initialisation of the spectral templates from (training) clips ``(N, 1, T)``."""
@@ -124,11 +131,10 @@ class WaveAutoencoder(nn.Module):
         """The templates' assignment loss for codes ``z`` of clips ``audio``; 0 without templates."""
         if self.templates is None:
             return z.new_zeros(())
-        rows = self.rows(labels, z.shape[0], z.device)
-        cond = torch.cat([z, self.labels(rows)], dim=1)
+        rows, zc = self._decoder_input(z, labels)
         with torch.no_grad():
             target = self.synth.log_magnitude(audio)
-        return self.templates.assignment_loss(cond, rows, target)
+        return self.templates.assignment_loss(zc, rows, target)
 
     def encode(self, audio: Tensor, labels: Tensor | None) -> Tensor:
         """``(B, 1, T)`` → ``(B, code_params · latent_dim)``."""
@@ -146,8 +152,7 @@ class WaveAutoencoder(nn.Module):
         """``(B, latent_dim)`` → ``(B, 1, T)`` waveform (not yet clipped to [-1, 1])."""
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected codes of shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
-        rows = self.rows(labels, z.shape[0], z.device)
-        zc = torch.cat([z, self.labels(rows)], dim=1)
+        rows, zc = self._decoder_input(z, labels)
         style = self.style(zc)
         h = self.dec_in(zc).view(z.shape[0], -1, self.dec_start)
         for level, (up, stack) in enumerate(zip(self.dec_up, self.dec_stacks)):
