@@ -38,7 +38,8 @@ class WaveAutoencoder(nn.Module):
                  decoder_widths: Sequence[int] = (192, 128, 96, 64), decoder_blocks: int = 1,
                  n_fft: int = 1024, hop: int = 256, phase: str = "if_noise", style_dim: int = 128,
                  init_log_mag: float | None = None, positional: bool = True, templates: int = 0,
-                 template_hard: bool = True) -> None:
+                 template_hard: bool = True, template_learn: bool = True,
+                 template_min_clips: int = 1) -> None:
         super().__init__()
         encoder_widths, decoder_widths = list(encoder_widths), list(decoder_widths)
         for name, value in (("num_classes", num_classes), ("latent_dim", latent_dim),
@@ -89,7 +90,7 @@ class WaveAutoencoder(nn.Module):
             raise ValueError(f"templates must be ≥ 0 (0: none), got {templates}")
         self.templates = SpectralTemplates(
             num_classes + 1, int(templates), n_fft // 2 + 1, self.dec_frames, latent_dim + label_dim,
-            hard=template_hard) if templates else None
+            hard=template_hard, learn=template_learn, min_clips=template_min_clips) if templates else None
         if init_log_mag is None:
             # without templates the head starts quiet; with them the template carries the level
             # and the tonal and noise parts each start at half of it
@@ -126,6 +127,14 @@ class WaveAutoencoder(nn.Module):
         log_mags = torch.cat([self.synth.log_magnitude(audio[i:i + 256].to(device)).cpu()
                               for i in range(0, len(audio), 256)])
         self.templates.fit_kmeans(log_mags, labels.cpu(), seed=seed)
+
+    @torch.no_grad()
+    def calibrate_templates(self, z: Tensor, labels: Tensor) -> dict[int, float]:
+        """Fit the template selector's per-class bias to prior codes ``z`` of classes ``labels``."""
+        if self.templates is None:
+            raise ValueError("this autoencoder has no spectral templates (templates=0)")
+        rows, zc = self._decoder_input(z, labels)
+        return self.templates.calibrate(zc, rows)
 
     def template_loss(self, z: Tensor, labels: Tensor | None, audio: Tensor) -> Tensor:
         """The templates' assignment loss for codes ``z`` of clips ``audio``; 0 without templates."""

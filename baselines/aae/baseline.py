@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn import functional as F
 
-from baselines._common.baseline import AutoencoderBaseline
+from baselines._common.baseline import AutoencoderBaseline, adam
 from baselines._common.priors import PRIORS, make_prior
 from baselines.aae.model import LatentDiscriminator
 from bench.api.baseline import Autoencoder, Baseline, BaselineMeta, LatentGenerator
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
     meta = BaselineMeta(
-        name="aae", version="4", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
+        name="aae", version="5", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
         citation=("Tomczak, Goto & Hockman, Drum Synthesis and Rhythmic Transformation with "
                   "Adversarial Autoencoders, ACM Multimedia 2020; Makhzani et al., Adversarial "
                   "Autoencoders, arXiv 1511.05644"),
@@ -51,7 +51,7 @@ class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
         self.prior = make_prior(prior, self.latent_dim, self.num_classes, **options)
         class_aware = self.num_classes if prior == "class_mixture" else 0
         self.disc = LatentDiscriminator(self.latent_dim, class_aware, disc_hidden, disc_layers)
-        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=disc_lr, betas=(0.5, 0.9))
+        self.opt_disc = adam(self.disc.parameters(), lr=disc_lr, betas=(0.5, 0.9))
         self.adv_weight, self.adv_warmup_steps = float(adv_weight), int(adv_warmup_steps)
 
     def adv_weight_at(self, step: int) -> float:

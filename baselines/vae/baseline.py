@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class VAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
     meta = BaselineMeta(
-        name="vae", version="4", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
+        name="vae", version="5", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
         citation=("Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (arXiv 1312.6114); "
                   "Higgins et al., beta-VAE, ICLR 2017"),
         description=("Conditional beta-VAE: log-mel encoder, waveform decoder with a predicted "

@@ -120,3 +120,84 @@ def test_without_templates_the_decoder_has_none_and_no_assignment_term(cls):
     assert b.decode(z, condition=None).shape == (2, 1, b.clip_samples)
     with pytest.raises(ValueError, match="templates"):
         _build(cls, templates=-1)
+
+
+def _choice_rates(t: SpectralTemplates, cond: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    return torch.bincount(t.logits(cond, rows).argmax(1), minlength=t.count).float() / len(cond)
+
+
+def test_calibration_makes_prior_codes_choose_templates_at_the_training_rates():
+    t = SpectralTemplates(2, 4, BINS, FRAMES, cond_dim=3)
+    with torch.no_grad():  # a selector that sends most codes to template 0
+        t.select.bias.copy_(torch.tensor([2.0, 0.0, 0.0, -1.0]))
+        t.frequency[0] = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    g = torch.Generator().manual_seed(4)
+    cond, rows = torch.randn(4000, 3, generator=g), torch.zeros(4000, dtype=torch.long)
+    target = t.frequency[0]
+    before = 0.5 * (_choice_rates(t, cond, rows) - target).abs().sum().item()
+    misfit = t.calibrate(cond, rows)
+    assert set(misfit) == {0} and misfit[0] < 0.02 < before
+    held_out = torch.randn(4000, 3, generator=g)  # fresh prior codes follow the same rates
+    assert 0.5 * (_choice_rates(t, held_out, rows) - target).abs().sum().item() < 0.03
+    assert torch.equal(t.prior_bias[1], torch.zeros(4))  # a row without codes is left alone
+    # the cross-entropy still teaches the raw selector: calibration only shifts generation
+    clips = t.bank[0, :1].expand(4000, BINS, FRAMES)
+    expect = torch.nn.functional.cross_entropy(t.select(cond), torch.zeros(4000, dtype=torch.long))
+    assert torch.allclose(t.assignment_loss(cond, rows, clips), expect)
+
+
+def test_min_clips_caps_the_distinct_templates_and_the_repeats_are_never_chosen():
+    p = _patterns()
+    # class 0: seven clips of two patterns → at most 7 // 3 = 2 distinct templates of 4
+    which = [0, 1, 0, 1, 0, 1, 0]
+    t = SpectralTemplates(2, 4, BINS, FRAMES, cond_dim=2, min_clips=3)
+    t.fit_kmeans(_clips_of(p, which), torch.zeros(7, dtype=torch.long))
+    assert t.active[0].tolist() == [True, True, False, False]
+    assert torch.equal(t.bank[0, 2], t.bank[0, 0]) and torch.equal(t.bank[0, 3], t.bank[0, 1])
+    assert t.frequency[0, 2:].sum() == 0 and torch.isclose(t.frequency[0].sum(), torch.tensor(1.0))
+    # the cluster with four clips is chosen more often by the training clips
+    assert sorted(t.frequency[0, :2].tolist()) == pytest.approx([3.5 / 8, 4.5 / 8])
+    with torch.no_grad():  # even a selector that prefers a repeat cannot choose it
+        t.select.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 9.0]))
+    cond, rows = torch.randn(50, 2), torch.zeros(50, dtype=torch.long)
+    assert int(t.weights(cond, rows).argmax(1).max()) <= 1
+    assert int(t.nearest(_clips_of(p, [0, 1] * 5), rows[:10]).max()) <= 1
+    assert torch.isfinite(t.assignment_loss(cond[:10], rows[:10], _clips_of(p, [0, 1] * 5)))
+    t.calibrate(cond, rows)  # over the distinct templates only
+    assert torch.isfinite(t.prior_bias).all() and int(t.weights(cond, rows).argmax(1).max()) <= 1
+    with pytest.raises(ValueError, match="template_min_clips"):
+        SpectralTemplates(2, 4, BINS, FRAMES, cond_dim=2, min_clips=0)
+
+
+@pytest.mark.parametrize("cls", [VAE, AAE])
+@pytest.mark.parametrize("learn", [False, True])
+def test_templates_stay_the_kmeans_means_unless_learnt(cls, learn, tmp_path):
+    data = _data()
+    b = _build(cls, templates=2, template_learn=learn)
+    _fit(b, data, tmp_path, steps=5)
+    fresh = _build(cls, templates=2)
+    fresh.net.init_templates(data.train.audio, data.train.labels, seed=0)  # fit's seed is 0
+    same = torch.equal(b.net.templates.bank, fresh.net.templates.bank)
+    assert same is not learn
+    assert b.net.templates.bank.requires_grad is learn
+
+
+@pytest.mark.parametrize("cls", [VAE, AAE])
+def test_fit_calibrates_the_selector_to_the_prior(cls, tmp_path):
+    data = _data()
+    b = _build(cls, templates=2)
+    summary, _ = _fit(b, data, tmp_path, steps=4, val_every=2)
+    assert summary.extra["template_calibration_tv"] < 0.05
+    t = b.net.templates
+    assert t.prior_bias[:-1].abs().sum() > 0 and t.prior_bias[-1].abs().sum() == 0
+    labels = torch.arange(3).repeat_interleave(2048)
+    z = b.prior.sample(labels, torch.Generator().manual_seed(9))  # codes the fit never saw
+    rows, zc = b.net._decoder_input(z, labels)
+    for r in range(3):
+        rates = _choice_rates(t, zc[rows == r], rows[rows == r])
+        assert 0.5 * (rates - t.frequency[r]).abs().sum() < 0.05
+    # the kept checkpoint carries its own calibration
+    restored = _build(cls, templates=2)
+    restored.load_state_dict(torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=False)["state"])
+    assert restored.net.templates.prior_bias[:-1].abs().sum() > 0
+    assert torch.equal(restored.net.templates.frequency, t.frequency)
