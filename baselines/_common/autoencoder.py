@@ -90,7 +90,8 @@ class WaveAutoencoder(nn.Module):
             raise ValueError(f"templates must be ≥ 0 (0: none), got {templates}")
         self.templates = SpectralTemplates(
             num_classes + 1, int(templates), n_fft // 2 + 1, self.dec_frames, latent_dim + label_dim,
-            hard=template_hard, learn=template_learn, min_clips=template_min_clips) if templates else None
+            hard=template_hard, learn=template_learn,
+            min_clips=template_min_clips) if templates else None
         if init_log_mag is None:
             # without templates the head starts quiet; with them the template carries the level
             # and the tonal and noise parts each start at half of it
