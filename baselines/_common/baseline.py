@@ -121,17 +121,20 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
         batch_size = self.batch_size or ctx.budget.batch_size
         batches = data.train_batches(batch_size, ctx.generator, ctx.device)
         step, validated, misfit = ctx.start_step, None, {}
+
+        def validate(at: int) -> dict[int, float]:
+            fitted = self.calibrate_templates(ctx.seed)  # every kept checkpoint has its own
+            ctx.validate(at)
+            return fitted
+
         while not ctx.should_stop(step):
             self.training_step(next(batches), step, ctx)
             if ctx.should_validate(step):
-                misfit = self.calibrate_templates(ctx.seed)  # every kept checkpoint has its own
-                ctx.validate(step)
-                validated = step
+                misfit, validated = validate(step), step
             step += 1
             self.steps_done = step
         if step > ctx.start_step and validated != step - 1:
-            misfit = self.calibrate_templates(ctx.seed)
-            ctx.validate(step - 1)
+            misfit = validate(step - 1)
         extra = {"seconds_per_step": ctx.elapsed() / max(1, step - ctx.start_step),
                  "batch_size": batch_size}
         if misfit:

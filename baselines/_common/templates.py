@@ -163,8 +163,7 @@ class SpectralTemplates(nn.Module):
         self.bank[row] = repeated.view_as(self.bank[0]).to(self.bank.device)
         self.active[row] = torch.arange(self.count, device=self.active.device) < k
         rows = torch.full((len(idx),), row % self.rows, dtype=torch.long, device=self.bank.device)
-        nearest = torch.cat([self.nearest(log_mags[idx[i:i + 256]].to(rows.device), rows[i:i + 256])
-                             for i in range(0, len(idx), 256)])
+        nearest = self.nearest(log_mags[idx].to(rows.device), rows)
         counts = torch.bincount(nearest.cpu(), minlength=self.count).to(self.frequency) + 0.5
         counts[k:] = 0.0
         self.frequency[row] = counts / counts.sum()
