@@ -13,12 +13,14 @@ HELP = """drumbench — benchmark harness for neural drum / one-shot synthesis
   drumbench run [hydra overrides]         one run, e.g. baseline=vae dataset=synthkit protocol=quick seed=0
                                           (-m for sweeps: -m baseline=real,noise seed=0,1)
   drumbench suite [--baselines a,b] [overrides]   every baseline × protocol seeds, then the report
+                                          (hydra/launcher=joblib | submitit_local | submitit_slurm)
   drumbench report RUNS_DIR -o OUT_DIR    static HTML leaderboard from run files
   drumbench data [overrides] [--rescan]   build/inspect a dataset manifest (quarantine listed)
   drumbench data download NAME DEST       fetch a seed dataset (checksummed)
   drumbench ls                            baselines, datasets, protocols, metrics, embedders
-  drumbench validate module:Class [--config baseline.yaml]   conformance kit for a plugin
-  drumbench new-baseline NAME [--dir DIR] scaffold a plugin folder + config
+  drumbench validate NAME|module:Class [--config baseline.yaml]   conformance kit for a plugin
+  drumbench new-baseline NAME [--dir DIR | --package DIR]   scaffold an in-tree baseline, or an
+                                          installable package (pip install -e DIR)
   drumbench perf [-o reports/perf.json]   speed/memory benchmarks as JSON
 """
 
@@ -30,6 +32,12 @@ def _setup_logging() -> None:
 def cmd_run(argv: list[str]) -> int:
     from bench.runner import app
 
+    if "-m" in argv or "--multirun" in argv:  # a sweep: every job's outcome, then a summary
+        from bench.runner.launch import summary_table, sweep
+
+        result = sweep([a for a in argv if a not in ("-m", "--multirun")])
+        print(summary_table(result))
+        return 0 if result.ok else 1
     sys.argv = ["drumbench-run", *argv]
     app.main()
     return 0
@@ -43,12 +51,9 @@ def cmd_suite(argv: list[str]) -> int:
     parser.add_argument("--report", default=None, help="output folder (default reports/<protocol>-<dataset>)")
     args, overrides = parser.parse_known_args(argv)
     baselines = args.baselines.split(",") if args.baselines else None
-    index, failed = run_suite(overrides, baselines=baselines, report_dir=args.report)
-    print(f"leaderboard: {index}")
-    if failed:
-        print(f"{len(failed)} run(s) failed: " + "; ".join(failed), file=sys.stderr)
-        return 1
-    return 0
+    result = run_suite(overrides, baselines=baselines, report_dir=args.report)  # prints the summary
+    print(f"leaderboard: {result.index}")
+    return 0 if result.sweep.ok else 1
 
 
 def cmd_report(argv: list[str]) -> int:
@@ -91,20 +96,28 @@ def cmd_data(argv: list[str]) -> int:
 
 
 def cmd_ls(argv: list[str]) -> int:
+    """Every registered name of the four kinds, with where it comes from; configs beside them."""
     from bench import registry
-    from bench.metrics.catalog import METRICS
+    from bench.runner.app import config_options
 
-    conf = Path(__file__).parent / "conf"
-
-    def group(name: str) -> list[str]:
-        return sorted(p.stem for p in (conf / name).glob("*.yaml"))
-
-    print("baselines (registry):", ", ".join(registry.available("baselines")))
-    print("baselines (configs): ", ", ".join(group("baseline")))
-    print("datasets:            ", ", ".join(group("dataset")))
-    print("protocols:           ", ", ".join(group("protocol")))
-    print("metrics:             ", ", ".join(METRICS))
-    print("embedders:           ", ", ".join(registry.available("embedders")))
+    configs = {group: config_options(group) for group in ("baseline", "dataset", "protocol")}
+    print("baselines (name  origin  kind  configs):")
+    for name in registry.available("baselines"):
+        try:
+            meta = registry.resolve("baselines", name).meta
+            kind = ("reference" if meta.reference else
+                    f"variant of {meta.variant_of}" if meta.variant_of else "default suite")
+        except Exception as err:  # a broken plugin is listed with why, not hidden
+            kind = f"cannot import: {type(err).__name__}: {err}"
+        own = [c for c in (name, f"{name}_smoke") if c in configs["baseline"]]
+        print(f"  {name:<16} {registry.origin('baselines', name):<12} {kind:<22} "
+              f"{', '.join(own) or '(no config: baseline.name=' + name + ')'}")
+    for kind, title in (("embedders", "embedders"), ("metrics", "metrics"), ("sources", "dataset sources")):
+        shown = [n if registry.origin(kind, n) == "built-in" else f"{n} ({registry.origin(kind, n)})"
+                 for n in registry.available(kind)]
+        print(f"{title + ':':<17}{', '.join(shown)}")
+    print(f"{'datasets:':<17}{', '.join(c for c in configs['dataset'] if not c.endswith('_schema'))}")
+    print(f"{'protocols:':<17}{', '.join(c for c in configs['protocol'] if not c.endswith('_schema'))}")
     return 0
 
 
@@ -143,7 +156,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {did_you_mean(command, list(COMMANDS), 'command')}", file=sys.stderr)
         return 2
     _setup_logging()
-    return COMMANDS[command](rest) or 0
+    from bench.cli_errors import check_run_overrides, explain
+
+    try:
+        if command == "run":
+            check_run_overrides(rest)   # Hydra's app would report a typo its own way (exit 1)
+        return COMMANDS[command](rest) or 0
+    except Exception as err:
+        message = explain(err, rest)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

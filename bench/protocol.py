@@ -49,6 +49,13 @@ class LatencyConfig:
 
 
 @dataclass
+class ClassifierOptions:
+    """The reference classifier (bench.metrics.classifier) under this protocol."""
+    max_train_per_class: int = 0       # train it on the first k training clips per class (0 = all)
+    probe_embedder: Optional[str] = None   # the linear probe's embedder (None = aisfx)
+
+
+@dataclass
 class ProtocolConfig:
     name: str = MISSING
     version: str = MISSING
@@ -64,6 +71,7 @@ class ProtocolConfig:
     validation_embedder: str = "mel"   # for the validation loop of samplers without an encoder
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     bootstrap: int = 200               # bootstrap resamples for CIs
+    classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
 
 
 @dataclass
@@ -111,11 +119,12 @@ class RunConfig:
     cache_dir: str = "data/cache"      # embeddings and protocol artefacts
     device: str = "auto"               # auto | cpu | cuda | cuda:N
     force: bool = False                # re-run even if a complete run exists
+    run_timeout_s: float = 0.0         # a run (all its stages) still going after this is failed; 0 = no limit
 
 
 #: Keys that do not change results: left out of the run signature.
 NON_SEMANTIC_KEYS = ("runs_dir", "data_dir", "cache_dir", "device", "force", "stage", "seed",
-                     "debug")
+                     "debug", "run_timeout_s")
 
 
 def register_configs() -> None:

@@ -1,8 +1,10 @@
 """The conformance kit behind ``drumbench validate module:Class``.
 
 Every built-in baseline passes it, and a plugin author runs it before opening a pull request:
-declared capabilities match the methods, a few fit steps run under a budget, samples have the
-right shape/dtype/range, a seed reproduces samples, and a checkpoint round-trip reproduces them.
+declared capabilities match the methods, samples have the right shape/dtype/range (checked before
+the fit, so a bad ``sample`` is named as such), a few fit steps run under a budget, a seed
+reproduces samples, and a checkpoint round-trip reproduces them. Every check runs and is
+reported, whatever failed before it.
 """
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ import torch
 import yaml
 
 from bench import registry
+from bench.cli_errors import UsageError
 from bench.api.baseline import (Autoencoder, Baseline, BaselineMeta, Condition, FitSummary,
                                 LatentGenerator, declared_vs_implemented)
 from bench.api.fit import Budget, FitContext
+from bench.api.output_check import PluginOutputError, checked_decode, checked_sample
 from bench.data.datamodule import ClipSet, DataModule
 
 KIT_RATE, KIT_SECONDS, KIT_PER_CLASS = 8000, 0.5, 6
@@ -55,16 +59,28 @@ def tiny_datamodule(seed: int = 0) -> DataModule:
                       **{k: whole.subset(v) for k, v in parts.items()})
 
 
-def _samples(b: Baseline, n: int, seed: int, labels: torch.Tensor | None) -> torch.Tensor:
+def _raw_samples(b: Baseline, n: int, seed: int, labels: torch.Tensor | None) -> torch.Tensor:
+    """What ``sample`` returns, unchecked: for the determinism checks, which compare calls."""
     cond = Condition(labels=labels.to(b.device)) if labels is not None else None
     with torch.no_grad():
-        return b.sample(n, condition=cond, generator=torch.Generator().manual_seed(seed)).cpu()
+        out = b.sample(n, condition=cond, generator=torch.Generator().manual_seed(seed))
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"sample returned {type(out).__name__}, not a torch.Tensor")
+    return out.detach().cpu()
+
+
+class NotRun(Exception):
+    """A check whose prerequisite failed: reported as failed, with the reason."""
 
 
 def run_conformance(cls: type, kwargs: dict[str, Any] | None = None, *, steps: int = 3,
                     device: str = "cpu") -> list[Check]:
-    kwargs = dict(kwargs or {})
-    kwargs.pop("_target_", None)
+    """Every check, in order, each reported even when an earlier one failed: identity,
+    construction, the untrained model's samples (a baseline that needs ``fit`` first may decline),
+    a fit under a ``steps`` budget, the trained model's samples (shape, dtype, range,
+    finiteness, seeding), the checkpoint round-trip, and the Autoencoder/LatentGenerator
+    methods where declared."""
+    kwargs = {k: v for k, v in dict(kwargs or {}).items() if k not in ("_target_", "name")}
     checks: list[Check] = []
 
     def check(name: str, fn: Callable[[], str | None]) -> bool:
@@ -72,22 +88,27 @@ def run_conformance(cls: type, kwargs: dict[str, Any] | None = None, *, steps: i
             detail = fn() or ""
             checks.append(Check(name, True, detail))
             return True
+        except NotRun as why:
+            checks.append(Check(name, False, f"not run: {why}"))
+            return False
         except Exception as err:  # the kit reports every failure, it does not stop at the first
             checks.append(Check(name, False, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"))
             return False
 
+    meta = getattr(cls, "meta", None)
+    caps = frozenset(getattr(meta, "capabilities", frozenset()))
+
     def is_baseline() -> str:
         if not (isinstance(cls, type) and issubclass(cls, Baseline)):
             raise TypeError(f"{cls!r} does not subclass bench.api.baseline.Baseline")
-        if not isinstance(getattr(cls, "meta", None), BaselineMeta):
+        if not isinstance(meta, BaselineMeta):
             raise TypeError("class attribute `meta` must be a BaselineMeta")
-        return f"{cls.meta.name}@{cls.meta.version} {sorted(cls.meta.capabilities)}"
+        return f"{meta.name}@{meta.version} {sorted(caps)}"
 
-    if not check("is a Baseline with BaselineMeta", is_baseline):
-        return checks
+    check("is a Baseline with BaselineMeta", is_baseline)
     data = tiny_datamodule()
     n, labels = 4, torch.tensor([0, 1, 2, 0])
-    conditional = "conditional" in cls.meta.capabilities
+    lab = labels if "conditional" in caps else None
     state: dict[str, Any] = {}
 
     def build() -> Baseline:
@@ -96,17 +117,44 @@ def run_conformance(cls: type, kwargs: dict[str, Any] | None = None, *, steps: i
                    clip_samples=data.clip_samples, **kwargs).to(device)
 
     def construct() -> str:
-        state["b"] = build()
-        problems = declared_vs_implemented(state["b"])
-        if problems:
-            raise TypeError("; ".join(problems))
+        b = build()
+        if isinstance(b, Baseline) and isinstance(getattr(b, "meta", None), BaselineMeta):
+            problems = declared_vs_implemented(b)
+            if problems:
+                raise TypeError("; ".join(problems))
+        state["b"] = b
         return "capabilities match Autoencoder/LatentGenerator mixins"
 
-    if not check("constructs; declared capabilities match methods", construct):
-        return checks
-    b: Baseline = state["b"]
+    check("constructs; declared capabilities match methods", construct)
+
+    def instance() -> Any:
+        if "b" not in state:
+            raise NotRun("the baseline could not be constructed")
+        return state["b"]
+
+    def shape_range() -> str:
+        b = instance()
+        b.eval()
+        cond = Condition(labels=lab.to(b.device)) if lab is not None else None
+        with torch.no_grad():
+            x = checked_sample(b, n, condition=cond, generator=torch.Generator().manual_seed(0),
+                               clip_samples=data.clip_samples)
+        return f"{tuple(x.shape)} float32, peak {float(x.abs().max()):.3f}"
+
+    def before_fit() -> str:
+        # first, so that a wrong shape or a NaN is named here and not by fit's validation loop
+        try:
+            return shape_range()
+        except (PluginOutputError, NotRun):
+            raise
+        except Exception as err:  # allowed: a baseline may need fit() before it can sample
+            return f"cannot sample untrained ({type(err).__name__}: {err}); checked after fit"
+
+    check("sample before fit: shape, dtype, finite, range", before_fit)
 
     def fit() -> str:
+        b = instance()
+        b.train()
         with tempfile.TemporaryDirectory() as tmp:
             from bench.runner.validation import validation_fn
 
@@ -117,68 +165,61 @@ def run_conformance(cls: type, kwargs: dict[str, Any] | None = None, *, steps: i
                 summary = b.fit(data, ctx)
             finally:
                 ctx.close()
+                b.eval()
             if not isinstance(summary, FitSummary):
                 raise TypeError(f"fit returned {type(summary).__name__}, expected FitSummary")
             if summary.steps > steps:
                 raise AssertionError(f"fit ran {summary.steps} steps with max_steps={steps}")
             return f"{summary.steps} steps, stopped: {summary.stopped_because}"
 
-    if not check(f"fit honours a {steps}-step budget", fit):
-        return checks
-    b.eval()
-    lab = labels if conditional else None
-
-    def shape_range() -> str:
-        x = _samples(b, n, 0, lab)
-        if tuple(x.shape) != (n, 1, data.clip_samples):
-            raise AssertionError(f"shape {tuple(x.shape)} ≠ {(n, 1, data.clip_samples)}")
-        if x.dtype != torch.float32:
-            raise AssertionError(f"dtype {x.dtype} ≠ float32")
-        if not torch.isfinite(x).all():
-            raise AssertionError("non-finite values")
-        if x.abs().max() > 1.0 + 1e-6:
-            raise AssertionError(f"peak {x.abs().max():.3f} outside [-1, 1]")
-        return f"{tuple(x.shape)} float32, peak {float(x.abs().max()):.3f}"
-
+    check(f"fit honours a {steps}-step budget", fit)
     check("sample: shape, dtype, finite, range", shape_range)
     check("sample: same generator seed → same audio",
-          lambda: _same(_samples(b, n, 1, lab), _samples(b, n, 1, lab), "two calls with seed 1"))
+          lambda: _same(_raw_samples(instance(), n, 1, lab), _raw_samples(instance(), n, 1, lab),
+                        "two calls with seed 1"))
     check("sample: different seeds → different audio",
-          lambda: _differ(_samples(b, n, 1, lab), _samples(b, n, 2, lab)))
+          lambda: _differ(_raw_samples(instance(), n, 1, lab), _raw_samples(instance(), n, 2, lab)))
 
     def round_trip() -> str:
+        b = instance()
         buf = io.BytesIO()
         torch.save(b.state_dict(), buf)
         buf.seek(0)
         other = build()
         other.load_state_dict(torch.load(buf, weights_only=False))
         other.eval()
-        return _same(_samples(b, n, 3, lab), _samples(other, n, 3, lab), "after save/load")
+        return _same(_raw_samples(b, n, 3, lab), _raw_samples(other, n, 3, lab), "after save/load")
 
     check("state_dict round-trip reproduces samples", round_trip)
-    if isinstance(b, Autoencoder):
+    is_ae = isinstance(cls, type) and issubclass(cls, Autoencoder)
+    is_latent = isinstance(cls, type) and issubclass(cls, LatentGenerator)
+    if is_ae or "encode" in caps:
         def autoencode() -> str:
+            b = instance()
             cond = Condition(labels=labels.to(b.device))
             with torch.no_grad():
                 z = b.encode(data.test.audio[:n].to(b.device), condition=cond)
-                y = b.decode(z, condition=cond)
-            if z.ndim != 2 or z.shape[0] != n:
-                raise AssertionError(f"encode gave {tuple(z.shape)}, expected ({n}, latent_dim)")
-            if tuple(y.shape) != (n, 1, data.clip_samples) or not torch.isfinite(y).all():
-                raise AssertionError(f"decode gave {tuple(y.shape)} (finite: {bool(torch.isfinite(y).all())})")
+                if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] != n:
+                    raise AssertionError(f"encode gave {_shape(z)}, expected ({n}, latent_dim)")
+                checked_decode(b, z, condition=cond, clip_samples=data.clip_samples)
             return f"z {tuple(z.shape)}"
         check("Autoencoder: encode/decode shapes", autoencode)
-    if isinstance(b, LatentGenerator):
+    if is_latent or "latent" in caps:
         def latent() -> str:
-            cond = Condition(labels=labels.to(b.device)) if conditional else None
+            b = instance()
+            cond = Condition(labels=labels.to(b.device)) if lab is not None else None
             with torch.no_grad():
                 z = b.sample_latent(n, condition=cond, generator=torch.Generator().manual_seed(0))
-                y = b.decode(z, condition=cond)
-            if tuple(y.shape) != (n, 1, data.clip_samples):
-                raise AssertionError(f"decode gave {tuple(y.shape)}")
+                if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[0] != n:
+                    raise AssertionError(f"sample_latent gave {_shape(z)}, expected ({n}, latent_dim)")
+                checked_decode(b, z, condition=cond, clip_samples=data.clip_samples)
             return f"z {tuple(z.shape)}"
         check("LatentGenerator: sample_latent/decode", latent)
     return checks
+
+
+def _shape(z: Any) -> str:
+    return str(tuple(z.shape)) if hasattr(z, "shape") else type(z).__name__
 
 
 class _KitProtocol:
@@ -197,15 +238,51 @@ def _differ(a: torch.Tensor, b: torch.Tensor) -> str:
     return "differ"
 
 
-def load_config(path: Path | None, cls: type) -> dict[str, Any]:
-    """Kwargs from a YAML file, or the built-in ``<name>_smoke.yaml`` when there is one."""
+def load_config(path: Path | None, cls: type, name: str | None = None) -> dict[str, Any]:
+    """Kwargs from a YAML file, or from the ``baseline/<name>_smoke.yaml`` Hydra would find
+    (drumbench's own or an installed plugin's; ``name`` defaults to ``cls.meta.name``)."""
     if path is None:
-        smoke = Path(__file__).parent / "conf" / "baseline" / f"{cls.meta.name}_smoke.yaml"
-        path = smoke if smoke.exists() else None
+        from bench.plugin_configs import find_config
+
+        name = name or getattr(getattr(cls, "meta", None), "name", None)
+        path = find_config("baseline", f"{name}_smoke") if name else None
+        if path is not None:  # composed as a run would, so a `defaults:` list is honoured
+            from omegaconf import OmegaConf
+
+            from bench.runner.app import compose
+
+            cfg = OmegaConf.to_container(compose([f"baseline={name}_smoke"]).baseline, resolve=True)
+            return {k: v for k, v in cfg.items() if k not in ("_target_", "name")}
     if path is None:
         return {}
-    cfg = yaml.safe_load(Path(path).read_text()) or {}
-    return {k: v for k, v in cfg.items() if k not in ("_target_", "defaults")}
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--config {path}: no such file")
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UsageError(f"--config {path}: not valid YAML ({err})") from err
+    if not isinstance(cfg, dict):
+        raise UsageError(f"--config {path}: expected a mapping of constructor arguments, "
+                         f"got {type(cfg).__name__}")
+    return {k: v for k, v in cfg.items() if k not in ("_target_", "name", "defaults")}
+
+
+def resolve_target(target: str) -> type:
+    """The class named by a registered name or ``module:Class``; a typo is a :class:`UsageError`."""
+    try:
+        return registry.resolve("baselines", target)
+    except registry.UnknownName as err:
+        raise UsageError(str(err)) from err
+    except ModuleNotFoundError as err:
+        module = target.partition(":")[0]
+        if err.name and module.startswith(err.name):  # the module asked for, not one it imports
+            raise UsageError(f"cannot import {target!r}: {err}") from err
+        raise
+    except (ImportError, ValueError) as err:
+        if ":" in target and "has no attribute" in str(err) or "expected 'module:Attr'" in str(err):
+            raise UsageError(f"cannot load {target!r}: {err}") from err
+        raise
 
 
 def main(argv: list[str]) -> int:
@@ -214,12 +291,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, default=None, help="YAML with constructor kwargs")
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args(argv)
-    cls = registry.resolve("baselines", args.target)
-    checks = run_conformance(cls, load_config(args.config, cls), steps=args.steps)
+    cls = resolve_target(args.target)
+    name = args.target if ":" not in args.target else None
+    meta = getattr(cls, "meta", None)
+    checks = run_conformance(cls, load_config(args.config, cls, name), steps=args.steps)
     for c in checks:
         print(f"{'PASS' if c.ok else 'FAIL'}  {c.name}" + (f"  — {c.detail.splitlines()[0]}" if c.detail else ""))
-        if not c.ok:
+        if not c.ok and len(c.detail.splitlines()) > 1:
             print("      " + "\n      ".join(c.detail.splitlines()[1:]))
     failed = sum(not c.ok for c in checks)
-    print(f"conformance {cls.meta.name}: {len(checks) - failed} checks passed, {failed} checks failed")
+    label = getattr(meta, "name", args.target)
+    print(f"conformance {label}: {len(checks) - failed} checks passed, {failed} checks failed")
     return 1 if failed else 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -15,8 +16,9 @@ from torch import Tensor
 from baselines._common.autoencoder import WaveAutoencoder
 from baselines._common.losses import ReconstructionLoss
 from baselines._common.priors import GaussianPrior
-from bench.api.baseline import Autoencoder, Baseline, Condition, FitSummary, LatentGenerator
-from bench.data.datamodule import Batch
+from bench.api.baseline import (Autoencoder, Baseline, BaselineMeta, Condition, FitSummary,
+                                LatentGenerator)
+from bench.api.batch import Batch
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.api.fit import FitContext
@@ -24,6 +26,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 STATE_FORMAT = 1
 CALIBRATION_CODES = 2048  # prior codes per class for the template selector's calibration
+
+
+def templates_variant(meta: BaselineMeta, *, version: str) -> BaselineMeta:
+    """The identity of ``<name>_templates``: the same family with the k-means template bank, an
+    opt-in variant row (the papers decode without one)."""
+    return replace(
+        meta, name=f"{meta.name}_templates", version=version, variant_of=meta.name,
+        devices=("per-class k-means spectral templates of the training split (up to 64 per class), "
+                 "picked by the code and calibrated to the prior",),
+        description=meta.description + " Opt-in variant, not the family as published: the decoder "
+        "adds the log-magnitudes of one of a class's k-means spectral templates, picked by the code.")
 
 
 def adam(params, **options: Any) -> torch.optim.Adam:
@@ -41,6 +54,8 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
 
     code_params = 1
     prior: GaussianPrior
+    #: whether this row decodes from per-class k-means spectral templates (an opt-in variant)
+    uses_templates = False
 
     def __init__(self, *, num_classes: int, sample_rate: int, clip_samples: int,
                  latent_dim: int = 64, lr: float = 1e-3, adam_betas: Sequence[float] = (0.9, 0.99),
@@ -66,6 +81,15 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
         self.grad_clip = float(grad_clip)
         self.template_weight = float(template_weight)
         self.lr_half_life_steps = int(lr_half_life_steps)
+        templates = int(net.get("templates", 0) or 0)
+        if (templates > 0) != self.uses_templates:
+            # the k-means bank is drumbench's own device: a row that has it carries its own name
+            raise ValueError(
+                f"{self.meta.name}: templates={templates}, but "
+                + (f"this variant decodes from spectral templates: set templates > 0"
+                   if self.uses_templates else
+                   f"the default row is the family as published, without spectral templates: "
+                   f"use baseline={self.meta.name}_templates for the template decoder"))
         self.net = WaveAutoencoder(num_classes=self.num_classes, sample_rate=self.sample_rate,
                                    clip_samples=self.clip_samples, latent_dim=self.latent_dim,
                                    code_params=self.code_params, **net)
@@ -119,7 +143,7 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
         if self.net.templates is not None and ctx.start_step == 0:  # a resumed run has them
             self.net.init_templates(data.train.audio, data.train.labels, seed=ctx.seed)
         batch_size = self.batch_size or ctx.budget.batch_size
-        batches = data.train_batches(batch_size, ctx.generator, ctx.device)
+        batches = ctx.batches(data, batch_size)  # a resumed run continues the same order
         step, validated, misfit = ctx.start_step, None, {}
 
         def validate(at: int) -> dict[int, float]:

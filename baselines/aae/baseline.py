@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn import functional as F
 
-from baselines._common.baseline import AutoencoderBaseline, adam
+from baselines._common.baseline import AutoencoderBaseline, templates_variant, adam
 from baselines._common.priors import PRIORS, make_prior
 from baselines.aae.model import LatentDiscriminator
 from bench.api.baseline import Autoencoder, Baseline, BaselineMeta, LatentGenerator
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
     meta = BaselineMeta(
-        name="aae", version="5", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
+        name="aae", version="6", capabilities=frozenset({"sample", "conditional", "encode", "latent"}),
         citation=("Tomczak, Goto & Hockman, Drum Synthesis and Rhythmic Transformation with "
                   "Adversarial Autoencoders, ACM Multimedia 2020; Makhzani et al., Adversarial "
                   "Autoencoders, arXiv 1511.05644"),
@@ -79,3 +79,12 @@ class AAE(AutoencoderBaseline, Baseline, Autoencoder, LatentGenerator):
                 z_rms=z.detach().pow(2).mean().sqrt().item())
         self.update(self.opt, loss, step)
         self.update(self.opt_disc, d_loss, step)
+
+
+class AAETemplates(AAE):
+    """`aae_templates`: the AAE over per-class k-means spectral templates, drumbench's own
+    device (version 5 of `aae`, measured in baselines/aae/README.md). An opt-in row: the suite
+    runs it only when asked for (``--baselines aae_templates``)."""
+
+    meta = templates_variant(AAE.meta, version="5")
+    uses_templates = True

@@ -18,8 +18,8 @@ class DecayingNoise(Baseline):
         name="noise", version="1", capabilities=frozenset({"sample", "conditional"}),
         description="White noise, 1 ms attack, exponential decay with a random time constant "
                     "(reference floor; ignores the class).",
+        reference=True,
     )
-    reference = True
 
     def __init__(self, *, min_decay_s: float = 0.03, max_decay_s: float = 0.5,
                  peak: float = 0.89, **kw: Any) -> None:

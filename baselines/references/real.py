@@ -14,8 +14,8 @@ class RealClips(Baseline):
         name="real", version="1", capabilities=frozenset({"sample", "conditional"}),
         description="Real training clips of the requested class (reference ceiling). Draws "
                     "without replacement while the class has clips left.",
+        reference=True,
     )
-    reference = True
 
     def __init__(self, *, max_per_class: int = 512, **kw: Any) -> None:
         super().__init__(**kw)

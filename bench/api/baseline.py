@@ -35,6 +35,12 @@ class BaselineMeta:
     capabilities: frozenset[str]
     citation: str = ""
     description: str = ""
+    #: a reference row (``real``, ``noise``): a ceiling or floor drawn from data, not a model
+    reference: bool = False
+    #: an opt-in variant of the family named here: the suite runs it only when asked for
+    variant_of: str | None = None
+    #: what a variant adds that the family's papers do not have (shown on the leaderboard)
+    devices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - CAPABILITIES
@@ -45,6 +51,9 @@ class BaselineMeta:
             )
         if "sample" not in self.capabilities:
             raise ValueError(f"baseline {self.name!r} must declare 'sample': every baseline generates")
+        if self.variant_of is not None and not self.devices:
+            raise ValueError(f"baseline {self.name!r} is a variant of {self.variant_of!r}: name what it "
+                             "adds to the family in `devices`, so the leaderboard can say it")
 
 
 @dataclass(frozen=True)

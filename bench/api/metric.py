@@ -68,9 +68,48 @@ class Metric(abc.ABC):
     higher_is_better: bool
     needs: frozenset[str] = frozenset()   # baseline capabilities required
     embedder: str | None = None
+    takes_embedder: bool = False          # spec "name:<embedder>"; the constructor's first argument
     title: str = ""                       # a short human name for the leaderboard legend
     definition: str = ""                  # one sentence; the README table and legend use it
 
     @abc.abstractmethod
     def compute(self, ctx: ScoreContext) -> MetricValue:
         ...
+
+
+@dataclass(frozen=True)
+class MetricFamily:
+    """What one name in a protocol's metric list builds when that is more than one ``Metric``:
+    several rows from one computation (``prdc`` → precision, recall, density, coverage), or one
+    row per variant argument (``ppl`` → lerp and slerp, ``ppl:slerp`` → slerp only)."""
+
+    members: tuple[type[Metric], ...]
+    takes_embedder: bool = False
+    variants: tuple[str, ...] = ()     # the arguments a non-embedder family accepts
+    variant_kwarg: str = ""            # the constructor keyword a variant argument goes to
+
+    @classmethod
+    def of(cls, registered: Any) -> "MetricFamily":
+        """The family of a registry entry: a family as it is, a Metric subclass as a family of one."""
+        if isinstance(registered, MetricFamily):
+            return registered
+        if isinstance(registered, type) and issubclass(registered, Metric):
+            return cls((registered,), takes_embedder=registered.takes_embedder)
+        raise TypeError(f"a registered metric must be a Metric subclass or a MetricFamily, got {registered!r}")
+
+    def check(self, name: str, arg: str | None) -> None:
+        """Raise ``ValueError`` with the fix when ``name:arg`` does not fit this family."""
+        if self.takes_embedder and arg is None:
+            raise ValueError(f"metric {name!r} needs an embedder: write '{name}:<embedder>', e.g. '{name}:mel'")
+        if not self.takes_embedder and arg is not None and arg not in self.variants:
+            takes = f"one of {', '.join(self.variants)}" if self.variants else "no argument"
+            raise ValueError(f"metric {name!r} takes {takes} (got '{name}:{arg}')")
+
+    def build(self, name: str, arg: str | None, options: dict[str, Any]) -> list[Metric]:
+        self.check(name, arg)
+        if self.takes_embedder:
+            return [m(arg, **options) for m in self.members]
+        if self.variants:
+            return [m(**{self.variant_kwarg: v}, **options) for v in ([arg] if arg else self.variants)
+                    for m in self.members]
+        return [m(**options) for m in self.members]

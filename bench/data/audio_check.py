@@ -2,6 +2,16 @@
 
 Every source calls :func:`inspect_audio` on every file; a file that fails becomes a quarantine
 entry with the reason, so one bad file never aborts a dataset and none is dropped silently.
+
+Two kinds of file decode fine but hold no drum hit, and are quarantined rather than kept with a
+manifest note (a note would still let them into training and scoring):
+
+* a constant (DC) signal: no sample differs from the first by more than one 16-bit step. It is
+  silent to the ear; peak normalisation would blow it up to a full-scale offset, and onset
+  alignment finds no onset in it. It is digital silence with an offset, and is treated like it.
+* a file shorter than :data:`MIN_SECONDS` (10 ms): a drum hit's attack and decay need more, and
+  at the protocols' 0.5-1 s clip lengths such a file becomes a click followed by 98% zero
+  padding: a clip unlike every other one, which would train and score as a class member.
 """
 from __future__ import annotations
 
@@ -14,6 +24,10 @@ import soundfile as sf
 
 #: Extensions sources treat as audio (what libsndfile reads).
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"})
+#: Files shorter than this hold no drum hit (module docstring): quarantined.
+MIN_SECONDS = 0.010
+#: A signal whose peak-to-peak range is below one 16-bit step is constant (DC): quarantined.
+DC_TOLERANCE = 2.0 / 65536
 
 
 class BadAudio(ValueError):
@@ -80,6 +94,9 @@ def inspect_audio(path: Path, limits: AudioLimits = AudioLimits()) -> AudioInfo:
                        f"{limits.min_sample_rate}")
     notes: list[str] = []
     seconds = info.frames / info.samplerate
+    if seconds < MIN_SECONDS:
+        raise BadAudio(f"{seconds * 1000:.1f} ms long ({info.frames} frames): shorter than "
+                       f"{MIN_SECONDS * 1000:g} ms, too short to hold a drum hit")
     if seconds > limits.max_seconds:
         if limits.long_files == "reject":
             raise BadAudio(f"{seconds:.1f} s long; dataset.max_seconds={limits.max_seconds:g} "
@@ -95,6 +112,10 @@ def inspect_audio(path: Path, limits: AudioLimits = AudioLimits()) -> AudioInfo:
         raise BadAudio(f"contains {bad} NaN/inf sample values")
     if not np.any(audio):
         raise BadAudio("digital silence: every sample is zero")
+    if float(np.ptp(audio, axis=1).max()) < DC_TOLERANCE:
+        levels = ", ".join(f"{v:.4g}" for v in audio[:, 0])
+        raise BadAudio(f"constant DC signal (every sample = {levels}{' per channel' if audio.shape[0] > 1 else ''}): "
+                       "no sound to learn from")
     frames = min(info.frames, int(limits.max_seconds * info.samplerate))
     return AudioInfo(sha256_file(path), int(info.samplerate), int(info.channels), frames, notes)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import math
 from dataclasses import asdict, is_dataclass
@@ -23,6 +22,7 @@ from bench.data.datamodule import ClipSet, DataModule
 from bench.data.manifest import META, Manifest
 from bench.data.preprocess import preprocess_clip
 from bench.data.splits import load_or_make_splits
+from bench.hashing import short_hash
 from bench.io_atomic import atomic_write_jsonl, atomic_write_with
 from bench.protocol import PreprocessConfig, ProtocolConfig
 
@@ -35,10 +35,6 @@ def _plain(cfg: Any) -> dict[str, Any]:
     if is_dataclass(cfg):
         return asdict(cfg)
     return dict(cfg)
-
-
-def short_hash(obj: Any, n: int = 10) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
 def dataset_folder(dataset_cfg: Any, data_dir: Path) -> Path:
@@ -128,6 +124,20 @@ def _numeric_extras(entries: list) -> dict[str, np.ndarray]:
     return out
 
 
+def timbral_table(manifest: Manifest, protocol: ProtocolConfig, audio: np.ndarray) -> dict[str, np.ndarray]:
+    """The timbral descriptors (:mod:`bench.data.timbral`) of every preprocessed clip, cached
+    beside the clip cache: they describe the audio the models see and generate (same rate, crop
+    and normalisation), and leave the manifest, hence its hash, untouched."""
+    from bench.data import timbral
+
+    path = manifest.folder / "clips" / f"{_prep_key(manifest, protocol)}.timbral-v{timbral.VERSION}.npy"
+    table = np.load(path) if path.exists() else None
+    if table is None or table.shape != (len(audio), len(timbral.NAMES)):
+        table = timbral.timbral_matrix(torch.from_numpy(np.asarray(audio)), protocol.sample_rate).numpy()
+        atomic_write_with(path, lambda tmp: np.save(tmp, table))
+    return {name: table[:, i] for i, name in enumerate(timbral.NAMES)}
+
+
 def load_datamodule(dataset_cfg: Any, protocol: ProtocolConfig, data_dir: Path) -> DataModule:
     manifest = prepare_manifest(dataset_cfg, data_dir)
     splits = load_or_make_splits(manifest, protocol.split)
@@ -136,6 +146,11 @@ def load_datamodule(dataset_cfg: Any, protocol: ProtocolConfig, data_dir: Path) 
     index = {cid: i for i, cid in enumerate(ids)}
     labels = np.asarray([classes.index(e.label) for e in manifest.entries], dtype=np.int64)
     extras = _numeric_extras(manifest.entries)
+    for name, values in timbral_table(manifest, protocol, audio).items():
+        if name in extras:
+            raise ValueError(f"{manifest.folder / 'manifest.jsonl'}: the source's extra field "
+                             f"{name!r} collides with the harness's timbral descriptor of that name")
+        extras[name] = values
 
     def clipset(name: str) -> ClipSet:
         rows = np.asarray([index[c] for c in splits[name]], dtype=np.int64)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from bench.api.batch import Batch  # noqa: F401  (defined in the contract; importable here too)
+
 
 @dataclass
 class ClipSet:
@@ -34,17 +36,6 @@ class ClipSet:
 
 
 @dataclass
-class Batch:
-    audio: Tensor          # (B, 1, T)
-    labels: Tensor         # (B,)
-    extra: dict[str, Tensor]
-
-    def to(self, device: torch.device | str) -> "Batch":
-        return Batch(self.audio.to(device), self.labels.to(device),
-                     {k: v.to(device) for k, v in self.extra.items()})
-
-
-@dataclass
 class DataModule:
     classes: list[str]
     sample_rate: int
@@ -60,15 +51,22 @@ class DataModule:
         return len(self.classes)
 
     def train_batches(self, batch_size: int, generator: torch.Generator,
-                      device: torch.device | str = "cpu") -> Iterator[Batch]:
-        """Endless shuffled batches of the training split (reshuffled each epoch, seeded)."""
+                      device: torch.device | str = "cpu", *, skip: int = 0) -> Iterator[Batch]:
+        """Endless shuffled batches of the training split (reshuffled each epoch, seeded).
+        ``skip`` leaves out the first ``skip`` batches without building them, so a run resumed
+        at step ``skip`` sees the batches an unbroken run would."""
         n = len(self.train)
         if n == 0:
             raise ValueError(f"dataset {self.dataset_name!r} has an empty training split")
         batch_size = min(batch_size, n)
+        per_epoch = n // batch_size
+        for _ in range(skip // per_epoch):
+            torch.randperm(n, generator=generator)  # the epochs already trained on
+        first = (skip % per_epoch) * batch_size
         while True:
             order = torch.randperm(n, generator=generator)
-            for start in range(0, n - batch_size + 1, batch_size):
+            for start in range(first, n - batch_size + 1, batch_size):
                 idx = order[start:start + batch_size]
                 yield Batch(self.train.audio[idx], self.train.labels[idx],
                             {k: v[idx] for k, v in self.train.extra.items()}).to(device)
+            first = 0

@@ -14,6 +14,11 @@ on the split it was chosen on, a slightly optimistic ceiling for class accuracy.
   number of epochs with a fixed seed. Sized to train on 9 × 200 one-second clips in well under a
   minute on 2 CPU cores.
 
+A protocol may bound the training set (``protocol.classifier.max_train_per_class``: the first k
+clips of each class) and choose the probe's embedder (``protocol.classifier.probe_embedder``):
+the smoke protocol does both (20 clips, ``mel``), so that a cold smoke run on the full synthkit
+takes seconds rather than minutes; quick and full train on everything with aisfx.
+
 The artefact ``classifier-<key>.pt`` in ``ctx.artefacts_dir`` holds the chosen model, both
 candidates' accuracies and times, and the key: a hash of the real train and test clips and labels,
 the class list, the sample rate, the classifier version and the config. A changed dataset gives a
@@ -26,7 +31,7 @@ import json
 import logging
 import time
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,16 +69,43 @@ class ClassifierConfig:
     cnn_channels: tuple[int, ...] = (8, 16, 32, 64)
     cnn_max_shift_frames: int = 3      # augmentation: random delay of the onset by 0..3 frames
     seed: int = 0
+    max_train_per_class: int = 0       # train on the first k clips of each class (0 = all)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.candidates) - set(CANDIDATES))
         if unknown or not self.candidates:
             raise ValueError(f"classifier candidates must be a non-empty subset of {CANDIDATES}, "
                              f"got {self.candidates}")
+        if self.max_train_per_class < 0:
+            raise ValueError(f"classifier max_train_per_class must be >= 0 (0 = all), "
+                             f"got {self.max_train_per_class}")
+
+    def key_fields(self) -> dict[str, Any]:
+        """The fields that enter the artefact key; an unbounded training set leaves the bound
+        out, so artefacts trained before the field existed keep their keys."""
+        fields = asdict(self)
+        if not fields["max_train_per_class"]:
+            del fields["max_train_per_class"]
+        return fields
 
 
-#: The configuration :func:`get_reference_classifier` uses when given none.
+#: The configuration :func:`get_reference_classifier` uses when given none (and the protocol
+#: sets no ``classifier`` options).
 DEFAULT_CONFIG = ClassifierConfig()
+
+
+def config_for(protocol: Any) -> ClassifierConfig:
+    """The protocol's classifier options (``protocol.classifier``) over :data:`DEFAULT_CONFIG`:
+    the smoke protocol bounds the training set and probes the weight-free ``mel`` embedding, so
+    that a cold smoke run takes seconds."""
+    options = getattr(protocol, "classifier", None)
+    changes: dict[str, Any] = {}
+    if options is not None:
+        if int(getattr(options, "max_train_per_class", 0) or 0):
+            changes["max_train_per_class"] = int(options.max_train_per_class)
+        if getattr(options, "probe_embedder", None):
+            changes["probe_embedder"] = str(options.probe_embedder)
+    return replace(DEFAULT_CONFIG, **changes) if changes else DEFAULT_CONFIG
 
 
 # --- the two models ------------------------------------------------------------------------
@@ -240,9 +272,9 @@ class ReferenceClassifier:
 
 def classifier_key(ctx: ScoreContext, config: ClassifierConfig | None = None) -> str:
     """Hash of everything a trained classifier depends on (20 hex digits)."""
-    config = config or DEFAULT_CONFIG
+    config = config or config_for(ctx.protocol)
     h = hashlib.sha256()
-    meta = {"version": CLASSIFIER_VERSION, "config": asdict(config), "classes": list(ctx.classes),
+    meta = {"version": CLASSIFIER_VERSION, "config": config.key_fields(), "classes": list(ctx.classes),
             "sample_rate": int(ctx.sample_rate)}
     h.update(json.dumps(meta, sort_keys=True).encode())
     for arr in (ctx.real_train, ctx.real_train_labels, ctx.real_test, ctx.real_test_labels):
@@ -271,7 +303,7 @@ def get_reference_classifier(ctx: ScoreContext,
                              config: ClassifierConfig | None = None) -> ReferenceClassifier:
     """The protocol's reference classifier for ``ctx``: from memory, from its artefact, or trained
     now (and stored atomically when ``ctx.artefacts_dir`` is set)."""
-    config = config or DEFAULT_CONFIG
+    config = config or config_for(ctx.protocol)
     sig = json.dumps(asdict(config), sort_keys=True)
     memo = _KEY_OF_CONTEXT.get(id(ctx))
     if memo is not None and memo[0]() is ctx and memo[1] == sig:
@@ -340,6 +372,12 @@ def _labels(labels: np.ndarray, n_rows: int, n_classes: int, name: str) -> np.nd
     return y
 
 
+def first_per_class(labels: np.ndarray, k: int) -> np.ndarray:
+    """Sorted row indices of the first ``k`` rows of every class (the split's own order)."""
+    keep = [np.flatnonzero(labels == c)[:k] for c in np.unique(labels)]
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+
+
 def train_reference_classifier(ctx: ScoreContext, config: ClassifierConfig,
                                key: str) -> dict[str, Any]:
     """Train every candidate on ``ctx.real_train``, score on ``ctx.real_test``, keep the best.
@@ -352,6 +390,10 @@ def train_reference_classifier(ctx: ScoreContext, config: ClassifierConfig,
     test = _check_clips(ctx.real_test)
     y_train = _labels(ctx.real_train_labels, len(train), n_classes, "real train")
     y_test = _labels(ctx.real_test_labels, len(test), n_classes, "real test")
+    n_available = len(train)
+    if config.max_train_per_class:
+        keep = first_per_class(y_train, config.max_train_per_class)
+        train, y_train = train[keep], y_train[keep]
     if np.unique(y_train).size < 2:
         raise ValueError("reference classifier: the real training split has fewer than 2 "
                          "classes; there is nothing to classify")
@@ -376,7 +418,8 @@ def train_reference_classifier(ctx: ScoreContext, config: ClassifierConfig,
     chosen = max(models, key=lambda k: (results[k]["test_accuracy"], -config.candidates.index(k)))
     summary = {"key": key, "version": CLASSIFIER_VERSION, "chosen": chosen,
                "test_accuracy": results[chosen]["test_accuracy"], "candidates": results,
-               "n_train": int(len(train)), "n_test": int(len(test)), "classes": list(ctx.classes),
+               "n_train": int(len(train)), "n_train_available": int(n_available),
+               "n_test": int(len(test)), "classes": list(ctx.classes),
                "sample_rate": int(ctx.sample_rate), "config": asdict(config)}
     return {"key": key, "version": CLASSIFIER_VERSION, "kind": chosen,
             "classes": list(ctx.classes), "sample_rate": int(ctx.sample_rate),

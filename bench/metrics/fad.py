@@ -67,6 +67,7 @@ def require_more_clips_than_dims(ev: np.ndarray, ref: np.ndarray, embedder: str)
 
 
 class FAD(Metric):
+    takes_embedder = True
     version = "2"
     higher_is_better = False
     title = "FAD"
@@ -98,6 +99,7 @@ class FAD(Metric):
 
 
 class FADInf(Metric):
+    takes_embedder = True
     version = "2"
     higher_is_better = False
 

@@ -5,7 +5,7 @@ One k-NN computation serves all four metrics of a context (they are listed toget
 """
 from __future__ import annotations
 
-from bench.api.metric import Metric, MetricValue, ScoreContext
+from bench.api.metric import Metric, MetricFamily, MetricValue, ScoreContext
 from bench.metrics.coverage import prdc
 from bench.metrics.fad import embed_pair, reference_hash
 
@@ -17,6 +17,7 @@ def _prdc(ctx: ScoreContext, embedder: str, k: int) -> tuple[dict, str, int]:
 
 
 class _PRDC(Metric):
+    takes_embedder = True
     version = "1"
     higher_is_better = True
     key = ""
@@ -51,3 +52,7 @@ class Density(_PRDC):
 class Coverage(_PRDC):
     key = "coverage"
     text = "Fraction of real test clips whose k-NN ball holds a generated clip (Naeem et al. 2020);"
+
+
+#: ``prdc:<embedder>``: the four rows of one k-NN computation
+PRDC = MetricFamily((Precision, Recall, Density, Coverage), takes_embedder=True)

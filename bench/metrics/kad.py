@@ -10,6 +10,7 @@ from bench.metrics.fad import (embed_pair, per_class_by_name, per_class_note, re
 
 
 class KAD(Metric):
+    takes_embedder = True
     version = "2"
     higher_is_better = False
 

@@ -24,13 +24,22 @@ THROUGHPUT_REPEATS = 3
 
 def parameter_count(baseline: Any, *, trainable_only: bool = False) -> int:
     """Number of parameters over ``baseline.modules()``, each shared tensor counted once
-    (0 for a baseline without modules)."""
-    seen: dict[int, int] = {}
+    (0 for a baseline without modules); ``trainable_only``: those that require a gradient."""
+    counts = tensor_counts(baseline)
+    return counts["trained"] if trainable_only else counts["trained"] + counts["frozen"]
+
+
+def tensor_counts(baseline: Any) -> dict[str, int]:
+    """Values a baseline holds, apart: ``trained`` (parameters that get a gradient), ``frozen``
+    (parameters that do not) and ``buffers`` (e.g. a fixed bank of spectra), each shared tensor
+    once. Only the first says how big the learnt model is; the others are what it stores."""
+    seen: dict[str, dict[int, int]] = {"trained": {}, "frozen": {}, "buffers": {}}
     for module in baseline.modules():
         for p in module.parameters():
-            if p.requires_grad or not trainable_only:
-                seen[id(p)] = p.numel()
-    return int(sum(seen.values()))
+            seen["trained" if p.requires_grad else "frozen"][id(p)] = p.numel()
+        for b in module.buffers():
+            seen["buffers"][id(b)] = b.numel()
+    return {kind: int(sum(values.values())) for kind, values in seen.items()}
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -131,7 +140,7 @@ class Latency(Metric):
             "clip_seconds": clip_s,
             "throughput_clips_per_s": batch / float(np.median(batch_seconds)),
             "throughput_batch": batch, "throughput_timed_calls": THROUGHPUT_REPEATS,
-            "params": parameter_count(baseline),
+            "params": tensor_counts(baseline),
             "checkpoint_bytes": _size_bytes(ctx.run_info.get("checkpoint")),
             "fit_seconds": ctx.run_info.get("fit_seconds"),
             **env,
@@ -144,21 +153,27 @@ class Latency(Metric):
 
 
 class ParamCount(Metric):
-    """Number of trainable and frozen parameters: informative, not a score."""
+    """Trained parameters (the size of what was learnt); frozen parameters and buffers apart in
+    the details, so a row that carries a fixed bank of training spectra is not read as small or
+    large by what it stores. Informative, not a score."""
 
     name = "params"
-    version = "1"
+    version = "2"
     higher_is_better = False
     needs = frozenset({"sample"})
-    title = "Parameters"
-    definition = "Number of model parameters over the baseline's modules (0 for reference rows)."
+    title = "Trained parameters"
+    definition = ("Parameters that training updates, over the baseline's modules (frozen parameters "
+                  "and buffers counted apart in the details; 0 for reference rows).")
 
     def compute(self, ctx: ScoreContext) -> MetricValue:
         if ctx.baseline is None:
             raise MetricSkipped("no baseline is loaded")
+        counts = tensor_counts(ctx.baseline)
         return MetricValue(
-            value=float(parameter_count(ctx.baseline)),
+            value=float(counts["trained"]),
             details={"modules": [type(m).__name__ for m in ctx.baseline.modules()],
-                     "trainable": parameter_count(ctx.baseline, trainable_only=True),
+                     "trained": counts["trained"], "frozen": counts["frozen"],
+                     "buffers": counts["buffers"],
+                     "stored_values": counts["trained"] + counts["frozen"] + counts["buffers"],
                      "checkpoint_bytes": _size_bytes(ctx.run_info.get("checkpoint"))},
         )

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from bench.api.baseline import Condition
-from bench.api.metric import Metric, MetricSkipped, MetricValue, ScoreContext
+from bench.api.metric import Metric, MetricFamily, MetricSkipped, MetricValue, ScoreContext
 from bench.metrics.descriptors import (bootstrap_ci, bootstrap_resamples, rms_db,
                                        spectral_centroid)
 
@@ -332,3 +332,7 @@ class DescriptorLinearity(Metric):
                      "undefined_paths": {name: int(np.isnan(v).sum()) for name, v in r2.items()},
                      "paths": self.n_paths, "steps": self.steps, "endpoints": ends.source},
         )
+
+
+#: ``ppl`` (both paths), ``ppl:lerp`` or ``ppl:slerp``
+PPL = MetricFamily((PerceptualPathLength,), variants=("lerp", "slerp"), variant_kwarg="method")

@@ -9,6 +9,7 @@ from bench.metrics.fad import reference_hash
 
 
 class Memorization(Metric):
+    takes_embedder = True
     version = "2"
     higher_is_better = False
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from bench.api.baseline import Condition
-from bench.api.metric import Metric, MetricSkipped, MetricValue, ScoreContext
+from bench.api.metric import Metric, MetricFamily, MetricSkipped, MetricValue, ScoreContext
 from bench.metrics.descriptors import as_batch, bootstrap_ci, bootstrap_resamples, onset_times
 
 #: FFT sizes of the MR-STFT distance (Shier et al. 2023); hop = size / 4, Hann window.
@@ -217,3 +217,7 @@ class OnsetError(_ReconstructionMetric):
             "= first local maximum reaching 0.5 × the clip's largest flux, parabolic sub-hop "
             "refinement; a silent reconstruction of a non-silent clip counts as the clip length")
         return result
+
+
+#: ``recon``: the three test-split reconstruction rows
+RECON = MetricFamily((MRSTFTDistance, LogSpectralDistance, OnsetError))

@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.report.collect import GroupKey, Run, RowKey, long_table
+from bench.report.collect import CollectedRun, GroupKey, RowKey, long_table
 
-#: Where known metric families go in the column order (unknown metrics come after, by name).
-_METRIC_ORDER = ("fad", "kad", "kid", "is_", "class_accuracy", "precision", "recall", "density",
-                 "coverage", "recon", "ppl", "memor", "latency")
+#: Where known metric families go in the column order (unknown metrics come after, by name):
+#: the embedding distances, then the reference classifier's metrics together, then the rest.
+_METRIC_ORDER = ("fad", "kad", "class_accuracy", "inception_score", "kid", "class_kl",
+                 "precision", "recall", "density", "coverage", "recon", "ppl", "memor", "latency")
 
 
 def metric_sort_key(name: str) -> tuple[int, str]:
@@ -78,7 +79,7 @@ class Row:
     key: RowKey
     label: str                     # what the table shows (short signature when ambiguous)
     reference: bool
-    runs: list[Run]
+    runs: list[CollectedRun]
     cells: dict[str, Cell] = field(default_factory=dict)
 
     @property
@@ -100,14 +101,14 @@ class Group:
     columns: list[Column]
     rows: list[Row]
     classes: list[str]
-    running: list[Run] = field(default_factory=list)   # incomplete runs, not scored
+    running: list[CollectedRun] = field(default_factory=list)   # incomplete runs, not scored
 
     @property
     def reference_rows(self) -> list[Row]:
         return [r for r in self.rows if r.reference]
 
 
-def _columns(runs: list[Run]) -> list[Column]:
+def _columns(runs: list[CollectedRun]) -> list[Column]:
     versions: dict[str, set[str]] = defaultdict(set)
     first: dict[tuple[str, str], Any] = {}
     for run in runs:
@@ -130,14 +131,14 @@ def _join_reasons(parts: list[tuple[int, str]]) -> str:
     return "; ".join(f"seed {s}: {t}" for s, t in parts)
 
 
-def _run_failure(run: Run) -> str:
+def _run_failure(run: CollectedRun) -> str:
     err = run.error or {}
     stage = err.get("stage") or "run"
     msg = err.get("message") or f"run status {run.status}"
     return f"{stage} failed: {msg}"
 
 
-def _cell(col: Column, runs: list[Run]) -> Cell:
+def _cell(col: Column, runs: list[CollectedRun]) -> Cell:
     values: dict[int, float] = {}
     own_ci: list[float] | None = None
     failed: list[tuple[int, str]] = []
@@ -232,10 +233,10 @@ def default_order(rows: list[Row], columns: list[Column]) -> list[Row]:
     return sorted(rows, key=key)
 
 
-def build_groups(runs: list[Run]) -> list[Group]:
+def build_groups(runs: list[CollectedRun]) -> list[Group]:
     """Group runs by (dataset, manifest hash, protocol@version); one row per baseline
     name+version+signature, aggregated over seeds. Runs still ``running`` are listed apart."""
-    by_group: dict[GroupKey, list[Run]] = defaultdict(list)
+    by_group: dict[GroupKey, list[CollectedRun]] = defaultdict(list)
     for run in runs:
         by_group[run.group].append(run)
     groups = []
@@ -245,7 +246,7 @@ def build_groups(runs: list[Run]) -> list[Group]:
         done = [r for r in gruns if r.status != "running"]
         running = [r for r in gruns if r.status == "running"]
         columns = _columns(done)
-        by_row: dict[RowKey, list[Run]] = defaultdict(list)
+        by_row: dict[RowKey, list[CollectedRun]] = defaultdict(list)
         for run in done:
             by_row[run.row].append(run)
         rows = []
@@ -285,6 +286,6 @@ def summary_table(groups: list[Group]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def aggregate(runs: list[Run]) -> tuple[pd.DataFrame, list[Group]]:
+def aggregate(runs: list[CollectedRun]) -> tuple[pd.DataFrame, list[Group]]:
     """Convenience: the long table and the groups, from parsed runs."""
     return long_table(runs), build_groups(runs)

@@ -1,13 +1,13 @@
 """Run files → Python records and a pandas long table.
 
 The report reads nothing but the files under ``runs_dir`` (see :mod:`bench.api.results`). This
-module finds every ``run.json``, checks it against the schema it understands, reads the metric
+module finds every ``run.json``, reads it as a :class:`~bench.api.results.RunRecord` (which checks
+it against the schema and names the file and key when it does not fit), reads the metric
 records beside it, and flattens them into one long table (one row per run × metric) that the
 aggregation, the figures and the exports share.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,7 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench.api.results import METRICS_DIR, RUN_FILE, SAMPLES_DIR, SCHEMA_VERSION, MetricRecord
+from bench.api.results import (METRICS_DIR, RUN_FILE, SAMPLES_DIR, MetricRecord, RunBaseline,
+                               RunDataset, RunFileError, RunRecord)
+
+__all__ = ["CollectedRun", "GroupKey", "LONG_COLUMNS", "RowKey", "RunFileError", "find_runs",
+           "finite", "long_table", "read_run"]
 
 #: Columns of the long table, in order.
 LONG_COLUMNS = [
@@ -59,50 +63,50 @@ class RowKey:
 
 
 @dataclass
-class Run:
-    """One ``seed<k>`` folder, parsed."""
+class CollectedRun:
+    """One ``seed<k>`` folder as the report reads it: its record and its metric records."""
 
     run_dir: Path
-    record: dict[str, Any]
+    record: RunRecord
     metrics: dict[str, MetricRecord] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
-        return str(self.record.get("status", "unknown"))
+        return self.record.status
 
     @property
     def seed(self) -> int:
-        return int(self.record["seed"])
+        return self.record.seed
 
     @property
-    def baseline(self) -> dict[str, Any]:
-        return self.record["baseline"]
+    def baseline(self) -> RunBaseline:
+        return self.record.baseline
 
     @property
     def reference(self) -> bool:
-        return bool(self.baseline.get("reference", False))
+        return self.baseline.reference
 
     @property
-    def dataset(self) -> dict[str, Any]:
-        return self.record["dataset"]
+    def dataset(self) -> RunDataset:
+        return self.record.dataset
 
     @property
     def protocol(self) -> dict[str, Any]:
-        return self.record["protocol"]
+        return self.record.protocol
 
     @property
     def classes(self) -> list[str]:
-        return [str(c) for c in self.dataset.get("classes") or []]
+        return [str(c) for c in self.dataset.classes]
 
     @property
     def group(self) -> GroupKey:
-        return GroupKey(str(self.dataset["name"]), str(self.dataset.get("manifest_hash", "")),
+        return GroupKey(str(self.dataset.name), str(self.dataset.manifest_hash),
                         str(self.protocol["name"]), str(self.protocol["version"]))
 
     @property
     def row(self) -> RowKey:
-        return RowKey(str(self.baseline["name"]), str(self.baseline["version"]),
-                      str(self.record["signature"]))
+        return RowKey(str(self.baseline.name), str(self.baseline.version),
+                      str(self.record.signature))
 
     @property
     def samples_dir(self) -> Path:
@@ -110,17 +114,7 @@ class Run:
 
     @property
     def error(self) -> dict[str, Any] | None:
-        return self.record.get("error") or None
-
-
-class RunFileError(ValueError):
-    """A run file that the report cannot read; the message names the file."""
-
-
-_REQUIRED = {
-    "status": str, "signature": str, "seed": int, "baseline": dict, "protocol": dict,
-    "dataset": dict,
-}
+        return self.record.error or None
 
 
 def _load_json(path: Path) -> Any:
@@ -129,26 +123,6 @@ def _load_json(path: Path) -> Any:
             return json.load(fh)
     except json.JSONDecodeError as exc:
         raise RunFileError(f"{path}: not valid JSON ({exc})") from exc
-
-
-def _check_run_record(path: Path, rec: Any) -> None:
-    if not isinstance(rec, dict):
-        raise RunFileError(f"{path}: expected a JSON object, got {type(rec).__name__}")
-    schema = rec.get("schema")
-    if schema != SCHEMA_VERSION:
-        raise RunFileError(f"{path}: run file schema {schema!r} is not supported "
-                           f"(this drumbench reads schema {SCHEMA_VERSION})")
-    for key, typ in _REQUIRED.items():
-        if key not in rec:
-            raise RunFileError(f"{path}: missing key {key!r}")
-        if not isinstance(rec[key], typ) or (typ is int and isinstance(rec[key], bool)):
-            raise RunFileError(f"{path}: {key!r} should be {typ.__name__}, "
-                               f"got {type(rec[key]).__name__}")
-    for section, keys in (("baseline", ("name", "version")), ("protocol", ("name", "version")),
-                          ("dataset", ("name",))):
-        for key in keys:
-            if key not in rec[section]:
-                raise RunFileError(f"{path}: missing key {section}.{key}")
 
 
 def _read_metrics(run_dir: Path) -> dict[str, MetricRecord]:
@@ -172,15 +146,13 @@ def _read_metrics(run_dir: Path) -> dict[str, MetricRecord]:
     return out
 
 
-def read_run(run_dir: Path) -> Run:
+def read_run(run_dir: Path) -> CollectedRun:
     """Parse one run folder (``run.json`` + ``metrics/*.json``)."""
-    path = Path(run_dir) / RUN_FILE
-    rec = _load_json(path)
-    _check_run_record(path, rec)
-    return Run(run_dir=Path(run_dir), record=rec, metrics=_read_metrics(Path(run_dir)))
+    record = RunRecord.read(Path(run_dir) / RUN_FILE)
+    return CollectedRun(run_dir=Path(run_dir), record=record, metrics=_read_metrics(Path(run_dir)))
 
 
-def find_runs(runs_dir: Path) -> list[Run]:
+def find_runs(runs_dir: Path) -> list[CollectedRun]:
     """Every run under ``runs_dir``, in a stable order (path order)."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -200,11 +172,7 @@ def finite(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def short_hash(text: str, n: int = 7) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:n]
-
-
-def long_table(runs: list[Run]) -> pd.DataFrame:
+def long_table(runs: list[CollectedRun]) -> pd.DataFrame:
     """One row per (run, metric). A run without any metric record still gets one row with
     ``metric`` = None so that failed runs stay visible."""
     rows: list[dict[str, Any]] = []

@@ -15,7 +15,8 @@ from typing import Any
 
 from bench.io_atomic import read_jsonl
 from bench.report.aggregate import Cell, Column, Group, Row
-from bench.report.collect import Run, short_hash
+from bench.hashing import short_hash
+from bench.report.collect import CollectedRun
 from bench.report.formatting import format_interval, format_mean_ci, format_value
 from bench.report.media import Clip, MediaStore
 
@@ -32,7 +33,7 @@ def slug(text: str, limit: int = 40) -> str:
 
 
 def page_stem(group_index: int, group: Group, row: Row) -> str:
-    return f"g{group_index:02d}-{slug(row.label)}-{short_hash(group.key.id + row.key.id)}"
+    return f"g{group_index:02d}-{slug(row.label)}-{short_hash(group.key.id + row.key.id, 7)}"
 
 
 # --- leaderboard -------------------------------------------------------------------------------
@@ -76,7 +77,10 @@ def _seeds_view(row: Row) -> dict[str, Any]:
 
 
 def leaderboard_context(groups: list[Group], stems: dict[tuple[int, int], str],
-                        figures: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+                        figures: dict[int, dict[str, Any]],
+                        palette: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The tables of the index page; ``palette`` (baseline → colour) gives each row the swatch
+    of the colour its baseline has in the figures."""
     out = []
     for gi, g in enumerate(groups):
         rows = []
@@ -84,6 +88,8 @@ def leaderboard_context(groups: list[Group], stems: dict[tuple[int, int], str],
             rows.append({
                 "label": r.label, "baseline": r.key.baseline, "version": r.key.baseline_version,
                 "signature": r.key.signature, "reference": r.reference,
+                "variant_of": r.meta.variant_of, "devices": list(r.meta.devices),
+                "colour": (palette or {}).get(r.key.baseline),
                 "href": f"baselines/{stems[(gi, ri)]}.html", "index": ri,
                 "seeds": _seeds_view(r),
                 "cells": [_cell_view(c, r.cells[c.key]) for c in g.columns],
@@ -124,7 +130,7 @@ def _manifest(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _sample_file(run: Run, rel: str, manifest: Path) -> Path:
+def _sample_file(run: CollectedRun, rel: str, manifest: Path) -> Path:
     return _inside(run.samples_dir, rel, manifest)
 
 
@@ -138,7 +144,7 @@ def _inside(folder: Path, rel: str, manifest: Path) -> Path:
     return p
 
 
-def _listen_run(row: Row) -> Run | None:
+def _listen_run(row: Row) -> CollectedRun | None:
     """The seed whose clips the page plays: the first ok seed with a samples manifest."""
     for run in row.runs:
         if run.status == "ok" and (run.samples_dir / "manifest.jsonl").is_file():
@@ -146,8 +152,8 @@ def _listen_run(row: Row) -> Run | None:
     return None
 
 
-def _real_dir(run: Run, runs_dir: Path) -> Path | None:
-    raw = run.record.get("real_samples")
+def _real_dir(run: CollectedRun, runs_dir: Path) -> Path | None:
+    raw = run.record.real_samples
     if not raw:
         return None
     p = Path(raw)
@@ -254,7 +260,7 @@ def scores_context(group: Group, row: Row) -> list[dict[str, Any]]:
 
 
 def _config_text(row: Row) -> tuple[str, bool]:
-    configs = [run.record.get("config") or {} for run in row.runs]
+    configs = [run.record.config for run in row.runs]
     strip = lambda c: {k: v for k, v in c.items() if k != "seed"}   # noqa: E731
     differ = any(strip(c) != strip(configs[0]) for c in configs[1:])
     return json.dumps(configs[0], indent=2, sort_keys=True, default=str), differ
@@ -264,10 +270,10 @@ def provenance_context(row: Row) -> dict[str, Any]:
     seeds = []
     packages: dict[str, set[str]] = defaultdict(set)
     for run in row.runs:
-        prov = run.record.get("provenance") or {}
+        prov = run.record.provenance
         for k, v in (prov.get("packages") or {}).items():
             packages[str(k)].add(str(v))
-        stages = run.record.get("stages") or {}
+        stages = run.record.stages
         fit = (stages.get("fit") or {}).get("summary") or {}
         seeds.append({
             "seed": run.seed, "status": run.status,
@@ -278,8 +284,8 @@ def provenance_context(row: Row) -> dict[str, Any]:
             "stages": [(name, (stages.get(name) or {}).get("status", ""),
                         format_value((stages.get(name) or {}).get("seconds")))
                        for name in ("fit", "generate", "score") if name in stages],
-            "fit": {k: _fmt_scalar(fit.get(k)) for k in
-                    ("steps", "wall_s", "stopped_because", "best_step", "best_value") if k in fit},
+            "fit": {k: _fmt_scalar(fit[k]) if k in fit else "" for k in   # "": fit never finished
+                    ("steps", "wall_s", "stopped_because", "best_step", "best_value")},
             "error": run.error,
             "run_dir": str(run.run_dir),
         })
@@ -294,13 +300,13 @@ def baseline_context(group: Group, row: Row, *, media: MediaStore, runs_dir: Pat
     first = row.runs[0]
     return {
         "row": row, "label": row.label, "group": group.key, "reference": row.reference,
-        "meta": {"name": meta.get("name"), "version": meta.get("version"),
-                 "capabilities": [str(c) for c in meta.get("capabilities") or []],
-                 "citation": meta.get("citation") or "", "description": meta.get("description") or ""},
+        "meta": {"name": meta.name, "version": meta.version,
+                 "capabilities": [str(c) for c in meta.capabilities],
+                 "citation": meta.citation, "description": meta.description,
+                 "variant_of": meta.variant_of, "devices": list(meta.devices)},
         "signature": row.key.signature, "seeds": row.seeds, "ok_seeds": row.ok_seeds,
-        "dataset": {"name": first.dataset.get("name"), "classes": group.classes,
-                    "counts": first.dataset.get("counts") or {},
-                    "manifest_hash": first.dataset.get("manifest_hash", "")},
+        "dataset": {"name": first.dataset.name, "classes": group.classes,
+                    "counts": first.dataset.counts, "manifest_hash": first.dataset.manifest_hash},
         "protocol": {"name": first.protocol.get("name"), "version": first.protocol.get("version"),
                      "sample_rate": first.protocol.get("sample_rate"),
                      "clip_seconds": first.protocol.get("clip_seconds")},

@@ -49,6 +49,7 @@ def build_report(runs_dir: Path, out_dir: Path, *, title: str | None = None) -> 
     generated = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     long = long_table(runs)
     groups = build_groups(runs)
+    palette = figs.baseline_palette(groups)     # one colour per baseline, every figure
     media = MediaStore(out_dir)
     fig_dir = out_dir / "figures"
 
@@ -56,7 +57,7 @@ def build_report(runs_dir: Path, out_dir: Path, *, title: str | None = None) -> 
              for gi, g in enumerate(groups) for ri, r in enumerate(g.rows)}
     group_figs = {}
     for gi, g in enumerate(groups):
-        made = figs.group_figures(g, fig_dir, f"g{gi:02d}")
+        made = figs.group_figures(g, fig_dir, f"g{gi:02d}", palette)
         group_figs[gi] = {
             "bars": [(c, media.rel(p)) for c, p in made["bars"]],
             "scatter": media.rel(made["scatter"]) if made["scatter"] else None,
@@ -68,7 +69,7 @@ def build_report(runs_dir: Path, out_dir: Path, *, title: str | None = None) -> 
     for gi, g in enumerate(groups):
         for ri, row in enumerate(g.rows):
             stem = stems[(gi, ri)]
-            training = figs.training_curves(row, fig_dir / f"{stem}-training.png")
+            training = figs.training_curves(row, fig_dir / f"{stem}-training.png", palette)
             confusion = figs.confusion_matrix(row, g.classes, fig_dir / f"{stem}-confusion.png")
             ctx = baseline_context(g, row, media=media, runs_dir=runs_dir, figures={
                 "training": media.rel(training) if training else None,
@@ -80,7 +81,8 @@ def build_report(runs_dir: Path, out_dir: Path, *, title: str | None = None) -> 
     write_exports(long, groups, out_dir / "exports")
     copy_static(out_dir)
     index = render("index.html", out_dir / "index.html", root="", n_runs=len(runs),
-                   groups=leaderboard_context(groups, stems, group_figs), legend=legend(groups),
+                   groups=leaderboard_context(groups, stems, group_figs, palette),
+                   legend=legend(groups),
                    anchors=anchors, **common)
     media.prune()
     return index

@@ -6,29 +6,26 @@ run whose stages are all ``ok`` under the same signature is skipped.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import time
 import traceback
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from bench.api.baseline import Baseline, declared_vs_implemented
-from bench.api.results import RUN_FILE, SCHEMA_VERSION, run_dir_for
+from bench.api.results import RUN_FILE, RunBaseline, RunDataset, RunRecord, run_dir_for
 from bench.data.build import listening_clips, load_datamodule
-from bench.data.datamodule import DataModule
-from bench.io_atomic import atomic_write_json
+from bench.device import resolve_device
+from bench.hashing import short_hash
 from bench.protocol import NON_SEMANTIC_KEYS
 from bench.runner import stages
-from bench.runner.provenance import now, provenance, resolve_device
+from bench.runner.build_baseline import baseline_identity
+from bench.runner.claims import claim
+from bench.runner.provenance import now, provenance
 
 log = logging.getLogger("drumbench")
 STAGES = ("fit", "generate", "score")
@@ -53,40 +50,13 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
 
 def signature(cfg: DictConfig, manifest_hash: str) -> str:
     """Hash of everything that changes results: the config (minus paths, device, seed) + data."""
-    blob = json.dumps({"config": semantic_config(cfg), "manifest": manifest_hash}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return short_hash({"config": semantic_config(cfg), "manifest": manifest_hash}, 12)
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-@dataclass
-class RunPaths:
-    run_dir: Path
-    signature: str
-
-
-def instantiate_baseline(cfg: DictConfig, data: DataModule) -> Baseline:
-    baseline = instantiate(cfg.baseline, num_classes=data.num_classes,
-                           sample_rate=data.sample_rate, clip_samples=data.clip_samples,
-                           _convert_="all")
-    if not isinstance(baseline, Baseline):
-        raise TypeError(f"{cfg.baseline._target_} is not a bench.api.baseline.Baseline subclass")
-    problems = declared_vs_implemented(baseline)
-    if problems:
-        raise TypeError("; ".join(problems))
-    return baseline
-
-
-def baseline_identity(cfg: DictConfig) -> tuple[str, str, Any]:
-    cls = get_class(cfg.baseline._target_)
-    meta = getattr(cls, "meta", None)
-    if meta is None:
-        raise TypeError(f"{cfg.baseline._target_} has no `meta` (BaselineMeta) class attribute")
-    return meta.name, meta.version, cls
 
 
 class Run:
@@ -104,34 +74,30 @@ class Run:
                                baseline_version=version, signature=self.signature, seed=cfg.seed)
         self.record = self._load_or_new(cls)
 
-    def _load_or_new(self, cls: type) -> dict[str, Any]:
+    def _load_or_new(self, cls: type) -> RunRecord:
         path = self.dir / RUN_FILE
         if path.exists():
-            return json.loads(path.read_text())
-        meta = cls.meta
-        return {
-            "schema": SCHEMA_VERSION, "status": "running", "signature": self.signature,
-            "seed": int(self.cfg.seed),
-            "baseline": {"name": meta.name, "version": meta.version,
-                         "capabilities": sorted(meta.capabilities), "citation": meta.citation,
-                         "description": meta.description,
-                         "reference": bool(getattr(cls, "reference", False))},
-            "protocol": OmegaConf.to_container(self.cfg.protocol, resolve=True),
-            "dataset": {"name": str(self.cfg.dataset.name), "manifest_hash": self.data.manifest_hash,
-                        "classes": self.data.classes,
-                        "counts": {s: len(getattr(self.data, s)) for s in ("train", "valid", "test")}},
-            "config": OmegaConf.to_container(self.cfg, resolve=True),
-            "stages": {}, "error": None,
-        }
+            return RunRecord.read(path)
+        return RunRecord(
+            status="running", signature=self.signature, seed=int(self.cfg.seed),
+            baseline=RunBaseline.from_meta(cls.meta),
+            protocol=OmegaConf.to_container(self.cfg.protocol, resolve=True),
+            dataset=RunDataset(name=str(self.cfg.dataset.name), manifest_hash=self.data.manifest_hash,
+                               classes=list(self.data.classes),
+                               counts={s: len(getattr(self.data, s)) for s in ("train", "valid", "test")}),
+            config=OmegaConf.to_container(self.cfg, resolve=True))
+
+    def reload(self) -> None:
+        """Read ``run.json`` again (another job may have advanced the run since ``__init__``)."""
+        self.record = self._load_or_new(baseline_identity(self.cfg)[2])
 
     def complete(self) -> bool:
-        return self.record.get("status") == "ok" and all(
-            self.record["stages"].get(s, {}).get("status") == "ok" for s in STAGES)
+        return self.record.complete(STAGES)
 
     def save(self) -> None:
-        atomic_write_json(self.dir / RUN_FILE, self.record)
+        self.record.write(self.dir)
 
-    def execute(self, only: str = "all") -> dict[str, Any]:
+    def execute(self, only: str = "all") -> RunRecord:
         todo = STAGES if only == "all" else (only,)
         if only not in ("all", *STAGES):
             raise ValueError(f"stage must be one of all, {', '.join(STAGES)}; got {only!r}")
@@ -139,25 +105,25 @@ class Run:
             log.info("complete, skipping: %s", self.dir)
             return self.record
         seed_everything(int(self.cfg.seed))
-        self.record["status"] = "running"
-        self.record["error"] = None
-        self.record["provenance"] = provenance(self.device)
-        self.record["real_samples"] = str(listening_clips(self.data, Path(self.cfg.data_dir)).resolve())
+        self.record.status = "running"
+        self.record.error = None
+        self.record.provenance = provenance(self.device)
+        self.record.real_samples = str(listening_clips(self.data, Path(self.cfg.data_dir)).resolve())
         self.save()
         for stage in todo:
-            if only == "all" and self.record["stages"].get(stage, {}).get("status") == "ok" \
+            if only == "all" and self.record.stages.get(stage, {}).get("status") == "ok" \
                     and not self.cfg.force:
                 continue  # resume: this stage's files are already there
             self._stage(stage)
-        self.record["status"] = "ok"
-        self.record["provenance"]["finished"] = now()
+        self.record.status = "ok"
+        self.record.provenance["finished"] = now()
         self.save()
         return self.record
 
     def _stage(self, stage: str) -> None:
         log.info("%s: %s", stage, self.dir)
         t0 = time.perf_counter()
-        self.record["stages"][stage] = {"status": "running", "started": now()}
+        self.record.stages[stage] = {"status": "running", "started": now()}
         self.save()
         try:
             if self.cfg.debug.fail_stage == stage:
@@ -165,23 +131,20 @@ class Run:
             fn = {"fit": stages.fit, "generate": stages.generate, "score": stages.score}[stage]
             info = fn(self) or {}
         except Exception as err:
-            self.record["stages"][stage].update(status="failed", seconds=time.perf_counter() - t0)
-            self.record["status"] = "failed"
-            self.record["error"] = {"stage": stage, "message": f"{type(err).__name__}: {err}",
+            self.record.stages[stage].update(status="failed", seconds=time.perf_counter() - t0)
+            self.record.status = "failed"
+            self.record.error = {"stage": stage, "message": f"{type(err).__name__}: {err}",
                                     "traceback": traceback.format_exc()}
             self.save()
             raise RunFailed(self.dir, stage, f"{type(err).__name__}: {err}") from err
-        self.record["stages"][stage].update(status="ok", seconds=round(time.perf_counter() - t0, 3), **info)
+        self.record.stages[stage].update(status="ok", seconds=round(time.perf_counter() - t0, 3), **info)
         self.save()
 
 
 def run_experiment(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or resume, or skip) one configuration; returns the run record."""
+    """Run (or resume, or skip) one configuration; returns the run record as JSON + ``run_dir``."""
     run = Run(cfg)
-    record = run.execute(str(cfg.stage))
-    record["run_dir"] = str(run.dir)
-    return record
-
-
-def fit_summary_dict(summary: Any) -> dict[str, Any]:
-    return asdict(summary) if summary is not None else {}
+    with claim(run.dir):  # one job per signature at a time (bench/runner/claims.py)
+        run.reload()
+        record = run.execute(str(cfg.stage))
+    return {**record.to_json(), "run_dir": str(run.dir)}

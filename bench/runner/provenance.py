@@ -14,16 +14,6 @@ PACKAGES = ("drumbench", "torch", "torchaudio", "numpy", "scipy", "scikit-learn"
             "hydra-core", "soundfile", "aisfx", "frechet-audio-distance")
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; an unavailable CUDA request is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name} requested but CUDA is not available; use device=auto or cpu")
-    return device
-
-
 def git_sha(repo: Path | None = None) -> str | None:
     repo = repo or Path(__file__).resolve().parents[2]
     try:

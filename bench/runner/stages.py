@@ -21,11 +21,14 @@ import torch
 from bench.api.baseline import Baseline, Condition, LatentGenerator
 from bench.api.fit import Budget, FitContext
 from bench.api.metric import MetricSkipped, ScoreContext
+from bench.api.output_check import checked_decode, checked_sample
 from bench.api.results import SAMPLES_DIR, MetricRecord
 from bench.data.build import class_folder
 from bench.io_atomic import atomic_write_jsonl, atomic_write_with, read_jsonl
 from bench.metrics.catalog import build_metrics
 from bench.metrics.embedding_cache import EmbeddingCache
+from bench.progress import bar
+from bench.runner.build_baseline import instantiate_baseline
 from bench.runner.validation import validation_fn
 
 if TYPE_CHECKING:
@@ -38,8 +41,6 @@ INTERP_PATHS, INTERP_STEPS = 4, 8
 
 # --- fit -----------------------------------------------------------------------------------
 def fit(run: "Run") -> dict[str, Any]:
-    from bench.runner.experiment import instantiate_baseline
-
     cfg = run.cfg
     baseline = instantiate_baseline(cfg, run.data).to(run.device)
     b = cfg.protocol.budget
@@ -66,9 +67,7 @@ def count_params(baseline: Baseline) -> int:
 
 def load_trained(run: "Run") -> Baseline:
     """A fresh baseline with the fit stage's chosen checkpoint loaded, in eval mode."""
-    from bench.runner.experiment import instantiate_baseline
-
-    fit_info = run.record["stages"].get("fit", {})
+    fit_info = run.record.stages.get("fit", {})
     if fit_info.get("status") != "ok":
         raise RuntimeError(f"{run.dir}: the fit stage has not completed; run stage=fit first")
     path = run.dir / fit_info["checkpoint"]
@@ -79,17 +78,9 @@ def load_trained(run: "Run") -> Baseline:
 
 
 # --- generate ------------------------------------------------------------------------------
-def _check_audio(audio: torch.Tensor, n: int, clip_samples: int, who: str) -> np.ndarray:
-    if tuple(audio.shape) != (n, 1, clip_samples):
-        raise ValueError(f"{who}.sample returned shape {tuple(audio.shape)}, expected ({n}, 1, {clip_samples})")
-    out = audio.detach().float().cpu().numpy()
-    bad = int((~np.isfinite(out)).sum())
-    if bad:
-        raise ValueError(f"{who}.sample returned {bad} NaN/inf values: refusing to write garbage audio")
-    peak = float(np.abs(out).max(initial=0.0))
-    if peak > 1.0 + 1e-4:
-        raise ValueError(f"{who}.sample returned values outside [-1, 1] (peak {peak:.3f})")
-    return out[:, 0]
+def _as_clips(audio: torch.Tensor) -> np.ndarray:
+    """(n, 1, T) checked audio → (n, T) float32 numpy."""
+    return audio.detach().float().cpu().numpy()[:, 0]
 
 
 def generate(run: "Run") -> dict[str, Any]:
@@ -104,22 +95,20 @@ def generate(run: "Run") -> dict[str, Any]:
     plan = ([(c, per_class) for c in range(data.num_classes)] if conditional
             else [(-1, per_class * data.num_classes)])
     rows, t0 = [], time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), bar(total=sum(t for _, t in plan), desc="generate", unit="clip") as progress:
         for label, total in plan:
             done = 0
             while done < total:
                 n = min(GEN_BATCH, total - done)
                 cond = Condition(labels=torch.full((n,), label, dtype=torch.long, device=run.device)) \
                     if label >= 0 else None
-                clips = _check_audio(baseline.sample(n, condition=cond, generator=gen), n,
-                                     data.clip_samples, baseline.meta.name)
-                folder = class_folder(label, data.classes[label]) if label >= 0 else "any"
+                clips = _as_clips(checked_sample(baseline, n, condition=cond, generator=gen,
+                                                 clip_samples=data.clip_samples))
                 for i, clip in enumerate(clips):
-                    rel = f"{folder}/{done + i:04d}.wav"
-                    _write_wav(out_dir / rel, clip, data.sample_rate)
-                    rows.append({"path": rel, "label": data.classes[label] if label >= 0 else "?",
-                                 "label_id": label, "conditional": label >= 0})
+                    rows.append(write_sample(out_dir, clip, data.sample_rate, label=label,
+                                             classes=data.classes, index=done + i))
                 done += n
+                progress.update(n)
     seconds = time.perf_counter() - t0
     if isinstance(baseline, LatentGenerator):
         write_interpolations(baseline, data, out_dir, gen, conditional)
@@ -127,7 +116,23 @@ def generate(run: "Run") -> dict[str, Any]:
     return {"n_samples": len(rows), "generation_seconds": round(seconds, 3)}
 
 
-def _write_wav(path: Path, clip: np.ndarray, sample_rate: int) -> None:
+def write_sample(out_dir: Path, clip: np.ndarray, sample_rate: int, *, label: int,
+                 classes: list[str], index: int) -> dict[str, Any]:
+    """Write generated clip ``index`` of class id ``label`` (-1: unconditional) under
+    ``out_dir`` and return its ``samples/manifest.jsonl`` row."""
+    folder = class_folder(label, classes[label]) if label >= 0 else "any"
+    rel = f"{folder}/{index:04d}.wav"
+    write_wav(out_dir / rel, clip, sample_rate)
+    return {"path": rel, "label": classes[label] if label >= 0 else "?", "label_id": label,
+            "conditional": label >= 0}
+
+
+def interp_step_path(path_index: int, step: int) -> str:
+    """Where step ``step`` of interpolation path ``path_index`` lives under ``samples/``."""
+    return f"interp/path{path_index}/step{step:02d}.wav"
+
+
+def write_wav(path: Path, clip: np.ndarray, sample_rate: int) -> None:
     """32-bit float WAV: scoring reads back exactly what the baseline returned. (16-bit PCM
     re-quantised the `real` row's training clips, so only 71% of them scored as copies.)"""
     atomic_write_with(path, lambda tmp: sf.write(tmp, clip, sample_rate, subtype="FLOAT"))
@@ -147,12 +152,12 @@ def write_interpolations(baseline: Any, data: Any, out_dir: Path, gen: torch.Gen
             path_z = torch.stack([(1 - t) * z[0] + t * z[1] for t in ts])
             dcond = Condition(labels=torch.full((INTERP_STEPS,), label, dtype=torch.long,
                                                 device=baseline.device)) if conditional else None
-            clips = _check_audio(baseline.decode(path_z, condition=dcond), INTERP_STEPS,
-                                 data.clip_samples, baseline.meta.name)
+            clips = _as_clips(checked_decode(baseline, path_z, condition=dcond,
+                                             clip_samples=data.clip_samples))
             name = data.classes[label] if conditional else "?"
             for j, clip in enumerate(clips):
-                rel = f"interp/path{k}/step{j:02d}.wav"
-                _write_wav(out_dir / rel, clip, data.sample_rate)
+                rel = interp_step_path(k, j)
+                write_wav(out_dir / rel, clip, data.sample_rate)
                 rows.append({"path": rel, "path_index": k, "step": j, "t": round(float(ts[j]), 4),
                              "method": "lerp", "from_label": name, "to_label": name})
     atomic_write_jsonl(out_dir / "interp" / "manifest.jsonl", rows)
@@ -186,7 +191,7 @@ def score(run: "Run") -> dict[str, Any]:
     cache = EmbeddingCache(cache_dir / "embeddings")
     test, test_labels = _real(data, "test", int(cfg.protocol.max_real_per_class))
     train, train_labels = data.train.audio[:, 0].numpy(), data.train.labels.numpy()
-    fit_info = run.record["stages"]["fit"]
+    fit_info = run.record.stages["fit"]
     ctx = ScoreContext(
         generated=generated, generated_labels=gen_labels, real_test=test, real_test_labels=test_labels,
         real_train=train, real_train_labels=train_labels, classes=list(data.classes),

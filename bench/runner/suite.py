@@ -1,47 +1,55 @@
 """The full suite: every baseline × the protocol's seeds on one dataset, then the leaderboard.
 
-Runs continue past a failing baseline (its ``run.json`` says why) and the report shows it.
+One Hydra multirun over ``baseline=<list> seed=<list>`` through the chosen ``hydra/launcher``
+(bench/runner/launch.py); the dataset is prepared once before the jobs start, so parallel jobs
+read its cache instead of racing to build it, and the leaderboard is built after every job has
+ended. A failing baseline is recorded (``run.json`` and the summary say why) and the others go
+on; re-running the same command skips complete runs and resumes the rest from their checkpoints.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.registry import BUILTIN_BASELINES
+from bench import registry
 from bench.runner.app import compose
-from bench.runner.experiment import RunFailed, run_experiment
+from bench.runner.launch import SweepResult, parse_overrides, summary_table, sweep
 
 log = logging.getLogger("drumbench")
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def suite_baselines() -> list[str]:
-    """Built-in baselines that have a config of the same name, references first."""
-    names = [n for n in BUILTIN_BASELINES if (CONF / "baseline" / f"{n}.yaml").exists()]
-    return sorted(names, key=lambda n: (n not in ("real", "noise"), names.index(n)))
+    """The registry's default suite (references first, no opt-in variants)."""
+    return registry.default_suite()
+
+
+@dataclass
+class SuiteResult:
+    index: Path
+    sweep: SweepResult
 
 
 def run_suite(overrides: list[str], *, baselines: list[str] | None = None,
-              report_dir: str | None = None) -> tuple[Path, list[str]]:
+              report_dir: str | None = None) -> SuiteResult:
+    from bench.data.build import load_datamodule
     from bench.report.site import build_report
 
-    if any(o.startswith("baseline=") or o.startswith("seed=") for o in overrides):
+    if {o.get_key_element() for o in parse_overrides(overrides)} & {"baseline", "seed"}:
         raise ValueError("suite chooses baseline and seed itself: use --baselines and protocol.seeds")
-    baselines = baselines or suite_baselines()
     base = compose(overrides)
-    failed: list[str] = []
-    for name in baselines:
-        for seed in base.protocol.seeds:
-            cfg = compose([*overrides, f"baseline={name}", f"seed={seed}"])
-            log.info("=== %s seed %s (%s, %s@%s)", name, seed, cfg.dataset.name,
-                     cfg.protocol.name, cfg.protocol.version)
-            try:
-                record = run_experiment(cfg)
-                log.info("=== %s seed %s: %s", name, seed, record["status"])
-            except RunFailed as err:
-                log.error("=== %s seed %s failed: %s", name, seed, err)
-                failed.append(f"{name} seed {seed}: {err}")
+    baselines = baselines or suite_baselines()
+    for name in baselines:  # every config checked before hours of jobs start (names the problem)
+        compose([*overrides, f"baseline={name}"])
+    seeds = [int(s) for s in base.protocol.seeds]
+    log.info("suite: %d baseline(s) × %d seed(s) on %s, %s@%s", len(baselines), len(seeds),
+             base.dataset.name, base.protocol.name, base.protocol.version)
+    load_datamodule(base.dataset, base.protocol, Path(base.data_dir))  # data first, jobs read it
+    result = sweep([*overrides, f"baseline={','.join(baselines)}",
+                    f"seed={','.join(str(s) for s in seeds)}"],
+                   expected_jobs=len(baselines) * len(seeds))
+    print(summary_table(result), flush=True)  # before the report: shown even if the report fails
     out = Path(report_dir or Path("reports") / f"{base.protocol.name}-{base.dataset.name}")
     index = build_report(Path(base.runs_dir), out,
                          title=f"drumbench — {base.dataset.name}, {base.protocol.name} protocol")
-    return index, failed
+    return SuiteResult(index, result)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from bench.api.baseline import Autoencoder, Baseline, Condition
+from bench.api.output_check import checked_decode, checked_sample
 from bench.data.datamodule import DataModule
 
 VAL_BATCH = 64
@@ -29,7 +30,8 @@ def validation_fn(baseline: Baseline, data: DataModule, protocol, device: torch.
             for start in range(0, len(valid), VAL_BATCH):
                 x = valid.audio[start:start + VAL_BATCH].to(device)
                 cond = Condition(labels=valid.labels[start:start + VAL_BATCH].to(device))
-                y = baseline.decode(baseline.encode(x, condition=cond), condition=cond)
+                y = checked_decode(baseline, baseline.encode(x, condition=cond), condition=cond,
+                                   clip_samples=data.clip_samples)
                 total += float(mrstft_distance(y, x).sum())  # (estimate, target)
             return total / len(valid)
         return recon
@@ -44,7 +46,8 @@ def validation_fn(baseline: Baseline, data: DataModule, protocol, device: torch.
     def sample_kad() -> float:
         gen = torch.Generator().manual_seed(0)
         cond = Condition(labels=valid.labels.to(device)) if conditional else None
-        clips = baseline.sample(len(valid), condition=cond, generator=gen)
+        clips = checked_sample(baseline, len(valid), condition=cond, generator=gen,
+                               clip_samples=data.clip_samples)
         emb = cache.embed(protocol.validation_embedder, clips[:, 0].float().cpu().numpy(), data.sample_rate)
         return float(kad(emb, ref)["value"])
     return sample_kad

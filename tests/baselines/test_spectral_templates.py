@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from baselines._common.templates import SpectralTemplates
-from baselines.aae.baseline import AAE
-from baselines.vae.baseline import VAE
+from baselines.aae.baseline import AAE, AAETemplates
+from baselines.vae.baseline import VAE, VAETemplates
 from tests.baselines.test_vae_aae import _build, _data, _fit
 
 BINS, FRAMES = 6, 5
+TEMPLATE_VARIANTS = [VAETemplates, AAETemplates]  # `vae` and `aae` decode without templates
 
 
 def _patterns(seed: int = 0) -> torch.Tensor:
@@ -96,10 +97,10 @@ def test_the_assignment_loss_teaches_the_selector_to_pick_the_nearest_template()
     assert torch.equal(t.select(cond).argmax(1), which)
 
 
-@pytest.mark.parametrize("cls", [VAE, AAE])
+@pytest.mark.parametrize("cls", TEMPLATE_VARIANTS)
 def test_fit_initialises_the_templates_from_the_training_split_and_logs_their_loss(cls, tmp_path):
     data = _data()
-    b = _build(cls, templates=2)
+    b = _build(cls)
     assert b.net.templates.bank.abs().sum() == 0
     _, events = _fit(b, data, tmp_path, steps=3)
     bank = b.net.templates.bank.detach()
@@ -169,23 +170,23 @@ def test_min_clips_caps_the_distinct_templates_and_the_repeats_are_never_chosen(
         SpectralTemplates(2, 4, BINS, FRAMES, cond_dim=2, min_clips=0)
 
 
-@pytest.mark.parametrize("cls", [VAE, AAE])
+@pytest.mark.parametrize("cls", TEMPLATE_VARIANTS)
 @pytest.mark.parametrize("learn", [False, True])
 def test_templates_stay_the_kmeans_means_unless_learnt(cls, learn, tmp_path):
     data = _data()
-    b = _build(cls, templates=2, template_learn=learn)
+    b = _build(cls, template_learn=learn)
     _fit(b, data, tmp_path, steps=5)
-    fresh = _build(cls, templates=2)
+    fresh = _build(cls)
     fresh.net.init_templates(data.train.audio, data.train.labels, seed=0)  # fit's seed is 0
     same = torch.equal(b.net.templates.bank, fresh.net.templates.bank)
     assert same is not learn
     assert b.net.templates.bank.requires_grad is learn
 
 
-@pytest.mark.parametrize("cls", [VAE, AAE])
+@pytest.mark.parametrize("cls", TEMPLATE_VARIANTS)
 def test_fit_calibrates_the_selector_to_the_prior(cls, tmp_path):
     data = _data()
-    b = _build(cls, templates=2)
+    b = _build(cls)
     summary, _ = _fit(b, data, tmp_path, steps=4, val_every=2)
     assert summary.extra["template_calibration_tv"] < 0.05
     t = b.net.templates
@@ -197,7 +198,7 @@ def test_fit_calibrates_the_selector_to_the_prior(cls, tmp_path):
         rates = _choice_rates(t, zc[rows == r], rows[rows == r])
         assert 0.5 * (rates - t.frequency[r]).abs().sum() < 0.05
     # the kept checkpoint carries its own calibration
-    restored = _build(cls, templates=2)
+    restored = _build(cls)
     restored.load_state_dict(torch.load(tmp_path / "checkpoints" / "best.pt", weights_only=False)["state"])
     assert restored.net.templates.prior_bias[:-1].abs().sum() > 0
     assert torch.equal(restored.net.templates.frequency, t.frequency)

@@ -15,8 +15,8 @@ import yaml
 
 from baselines._common.losses import MultiResolutionSTFTLoss
 from baselines._common.priors import ClassMixturePrior, make_prior
-from baselines.aae.baseline import AAE
-from baselines.vae.baseline import VAE
+from baselines.aae.baseline import AAE, AAETemplates
+from baselines.vae.baseline import VAE, VAETemplates
 from bench.api.baseline import Autoencoder, Condition, LatentGenerator, declared_vs_implemented
 from bench.api.fit import Budget, FitContext, NonFiniteLoss
 from bench.data.datamodule import ClipSet, DataModule
@@ -52,9 +52,21 @@ def _data(per_class: int = 4) -> DataModule:
                       dataset_name="tiny")
 
 
+def _config(stem: str) -> dict:
+    """``baseline/<stem>.yaml`` over the configs its ``defaults`` list names, as Hydra merges them
+    (``name`` included)."""
+    cfg = yaml.safe_load((CONF / f"{stem}.yaml").read_text())
+    merged: dict = {}
+    for parent in cfg.pop("defaults", None) or []:
+        if parent != "_self_":
+            merged.update(_config(parent))
+    return {**merged, **cfg}
+
+
 def _smoke_kwargs(name: str, **overrides) -> dict:
-    cfg = yaml.safe_load((CONF / f"{name}_smoke.yaml").read_text())
-    cfg.pop("_target_")
+    """Constructor kwargs of ``<name>_smoke.yaml``."""
+    cfg = _config(f"{name}_smoke")
+    assert cfg.pop("name") == name
     return {**cfg, **overrides}
 
 
@@ -72,9 +84,10 @@ def _recon_fn(b, data: DataModule):
     return recon
 
 
-def _fit(b, data, tmp_path, *, steps, batch_size=4, val_every=5, wall=60.0):
+def _fit(b, data, tmp_path, *, steps, batch_size=4, val_every=5, wall=60.0, validate_fn=None):
     ctx = FitContext(budget=Budget(steps, wall, batch_size, val_every), device=torch.device("cpu"),
-                     seed=0, run_dir=tmp_path, baseline=b, validate_fn=_recon_fn(b, data))
+                     seed=0, run_dir=tmp_path, baseline=b,
+                     validate_fn=validate_fn or _recon_fn(b, data))
     try:
         summary = b.fit(data, ctx)
     finally:
@@ -141,16 +154,47 @@ def test_a_batch_size_in_the_config_replaces_the_protocols(cls, tmp_path, monkey
         _build(cls, batch_size=0)
 
 
-@pytest.mark.parametrize("cls", BASELINES)
-@pytest.mark.parametrize("templates,factor", [(0, 0.8), (2, 0.95)])
-def test_reconstruction_loss_falls_when_overfitting_a_tiny_set(cls, templates, factor, tmp_path):
+def _own_recon_fn(b, clips: ClipSet):
+    """The baseline's own MR-STFT training loss on ``clips``, without its training noise when
+    called in eval mode (posterior mean, fixed noise phases): the same for the same weights."""
+    def recon() -> float:
+        cond = Condition(labels=clips.labels)
+        return float(b.recon_loss.mrstft(b.decode(b.encode(clips.audio, condition=cond), condition=cond),
+                                         clips.audio))
+    return recon
+
+
+# Over-fitting 3 clips must lower their reconstruction loss well below the untrained model's.
+# Best validation / untrained, measured (issue #16) over torch seeds 0-2 (0-5 for vae_templates)
+# at 1 thread and seeds 0-1 (0 with templates) at 2 threads:
+# 0.43-0.51 without templates after 100 steps, 0.57-0.71 with them after 300. The k-means
+# templates start each class at its clip's spectrum, so less is left to learn, and the template
+# decoder learns slowly (at twice the smoke lr it reached only 0.89-0.95 on some seeds in 150
+# steps). A learning rate of 1e-12 gives exactly 1.0.
+OVERFIT = [(VAE, 100, 0.75), (AAE, 100, 0.75), (VAETemplates, 300, 0.9), (AAETemplates, 300, 0.9)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls,steps,factor", OVERFIT, ids=lambda v: getattr(v, "__name__", None))
+def test_reconstruction_loss_falls_when_overfitting_a_tiny_set(cls, steps, factor, tmp_path):
+    """Judged on the deterministic loss of the training clips, best over the validations (the
+    checkpoint fit keeps), against the untrained model. The per-step training loss draws noise
+    phases and posterior samples: comparing its first and last steps wandered from a 0.43 to a
+    1.17 ratio across seeds and thread counts, so a 0.95 bound failed on some machines."""
     data = _data(per_class=1)  # 3 clips, batch 3: the same batch every step
-    # with templates, k-means starts every class at its one clip's spectrum: less is left to learn
-    b = _build(cls, templates=templates)
-    _, events = _fit(b, data, tmp_path, steps=60, batch_size=3, val_every=0)
-    recon = [e["recon"] for e in events if e["kind"] == "train"]
-    first, last = sum(recon[:5]) / 5, sum(recon[-5:]) / 5
-    assert last < factor * first, (first, last)
+    b = _build(cls, label_dropout=0.0)  # over-fitting: every step sees the true class
+    recon = _own_recon_fn(b, data.train)
+    if b.net.templates is not None:  # untrained as fit starts it: k-means templates, calibrated
+        b.net.init_templates(data.train.audio, data.train.labels, seed=0)
+        b.calibrate_templates(0)
+    b.eval()
+    with torch.no_grad():
+        untrained = recon()
+    b.train()
+    summary, _ = _fit(b, data, tmp_path, steps=steps, batch_size=3, val_every=10, wall=3600.0,
+                      validate_fn=recon)  # the wall budget is no limit here, even on a busy CPU
+    assert summary.steps == steps
+    assert summary.best_value < factor * untrained, (summary.best_value / untrained, summary.best_step)
 
 
 @pytest.mark.parametrize("cls", BASELINES)
@@ -226,7 +270,8 @@ def test_a_non_finite_loss_stops_the_run_before_any_update(cls, tmp_path, monkey
     data = _data()
     # fit's k-means initialisation of the templates is deterministic: run it first so only an
     # update could change the weights below
-    b.net.init_templates(data.train.audio, data.train.labels, seed=0)
+    if b.net.templates is not None:
+        b.net.init_templates(data.train.audio, data.train.labels, seed=0)
     before = {k: v.clone() for k, v in b.net.state_dict().items()}
     monkeypatch.setattr(b.recon_loss.mrstft, "forward", lambda x, y: torch.tensor(float("nan")))
     with pytest.raises(NonFiniteLoss, match="non-finite"):
@@ -296,12 +341,10 @@ def test_mrstft_loss_is_zero_for_identical_audio_and_positive_otherwise():
     assert loss(0.5 * x, x).item() > 0.1
 
 
-@pytest.mark.parametrize("name,target", [("vae", "baselines.vae.baseline.VAE"),
-                                         ("aae", "baselines.aae.baseline.AAE")])
-def test_quick_configs_build_at_protocol_scale(name, target):
-    cfg = yaml.safe_load((CONF / f"{name}.yaml").read_text())
-    assert cfg.pop("_target_") == target and "name" not in cfg and "defaults" not in cfg
-    cls = {"vae": VAE, "aae": AAE}[name]
+@pytest.mark.parametrize("cls", [VAE, AAE, VAETemplates, AAETemplates], ids=lambda c: c.meta.name)
+def test_quick_configs_build_at_protocol_scale(cls):
+    cfg = _config(cls.meta.name)
+    assert cfg.pop("name") == cls.meta.name and "_target_" not in cfg
     b = cls(num_classes=9, sample_rate=16000, clip_samples=16000, **cfg)
     z = b.sample_latent(2, generator=torch.Generator().manual_seed(0))
     assert b.decode(z, condition=Condition(labels=torch.tensor([0, 8]))).shape == (2, 1, 16000)

@@ -10,7 +10,7 @@ from bench import registry
 from bench.api.baseline import Baseline, BaselineMeta, FitSummary
 from bench.validate import load_config, main, run_conformance
 
-BUILTINS = ["real", "noise", "vae", "aae"]
+BUILTINS = list(registry.KINDS["baselines"].builtins)  # every built-in, variants included
 
 
 @pytest.mark.parametrize("name", BUILTINS)

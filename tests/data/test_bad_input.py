@@ -133,3 +133,30 @@ def test_symlink_loop_does_not_hang_the_scan(tmp_path):
     (tmp_path / "data" / "kick" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)
     scan = FolderSource(tmp_path / "data").scan(tmp_path / "w")
     assert len(scan.entries) == 5
+
+
+def test_dc_and_too_short_clips_are_quarantined_by_a_real_source(tmp_path):
+    """A constant-DC clip and a < 10 ms clip, written as real files and scanned by the folder
+    source, are quarantined with their reasons; a clip of exactly 10 ms and one with a DC offset
+    under a drum hit still pass."""
+    root = tmp_path / "data"
+    for rel in GOOD:
+        fixtures.write_clip(root / rel)
+    d = root / "drums"
+    sf.write(d / "dc.wav", np.full(fixtures.SR // 5, 0.25, dtype=np.float32), fixtures.SR,
+             subtype="PCM_16")
+    sf.write(d / "dc_stereo.wav", np.tile([0.1, -0.3], (800, 1)).astype(np.float32), fixtures.SR,
+             subtype="FLOAT")
+    fixtures.write_clip(d / "short.wav", seconds=0.005)                     # 80 frames
+    fixtures.write_clip(d / "ten_ms.wav", seconds=0.010)                    # 160 frames: kept
+    sf.write(d / "offset_hit.wav", 0.2 + fixtures.clip(3), fixtures.SR, subtype="FLOAT")
+    scan = FolderSource(root).scan(tmp_path / "w")
+    reasons = {q.path: q.reason for q in scan.quarantined}
+    assert reasons == {
+        "drums/dc.wav": "constant DC signal (every sample = 0.25): no sound to learn from",
+        "drums/dc_stereo.wav": "constant DC signal (every sample = 0.1, -0.3 per channel): "
+                               "no sound to learn from",
+        "drums/short.wav": "5.0 ms long (80 frames): shorter than 10 ms, too short to hold a "
+                           "drum hit",
+    }
+    assert {"drums/ten_ms.wav", "drums/offset_hit.wav", *GOOD} == {e.path for e in scan.entries}

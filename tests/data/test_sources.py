@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 from bench.api.dataset import ManifestEntry
 from bench.data import drum_synth
 from bench.data.audio_check import AudioLimits
-from bench.data.sources import SOURCES, build_source
+from bench import registry
+from bench.data.sources import build_source
 from bench.data.sources.common import finish_scan
 from bench.data.sources.dcase2023_t7 import Dcase2023T7Source
 from bench.data.sources.drum_classes import (CLASSES, GM_NOTES, class_from_tags,
@@ -52,9 +53,11 @@ def assert_well_formed(scan) -> None:
 
 # -- build_source ----------------------------------------------------------------------------------
 def test_build_source_knows_every_source_and_rejects_unknown_ones():
-    assert set(SOURCES) == {"synthkit", "hydrogen", "folder", "freesound_oneshot", "fsd50k",
-                            "dcase2023_t7"}
-    with pytest.raises(ValueError, match=r"unknown dataset.source='folderz'.*did you mean 'folder'"):
+    assert set(registry.available("sources")) >= {"synthkit", "hydrogen", "folder", "freesound_oneshot",
+                                                  "fsd50k", "dcase2023_t7"}
+    for name in registry.available("sources"):
+        assert registry.resolve("sources", name).name == name
+    with pytest.raises(ValueError, match=r"dataset.source: unknown dataset source 'folderz'.*Did you mean 'folder'"):
         build_source(DatasetConfig(name="x", source="folderz"))
 
 
@@ -181,7 +184,7 @@ def test_hydrogen_applies_min_clips_and_kit_selection(tmp_path):
     assert reasons(scan)[path] == f"class '{label}' has only 1 clip(s); dataset.min_clips_per_class=2"
     only_old = HydrogenSource(tmp_path, kits=["OldKit"], min_clips_per_class=1).scan(tmp_path / "w")
     assert {e.path.split("/")[0] for e in only_old.entries} == {"OldKit"}
-    with pytest.raises(ValueError, match=r"no kit folder 'OldKti'.*did you mean 'OldKit'"):
+    with pytest.raises(ValueError, match=r"no kit folder 'OldKti'.*Did you mean 'OldKit'"):
         HydrogenSource(tmp_path, kits=["OldKti"]).scan(tmp_path / "w")
 
 
@@ -275,7 +278,7 @@ def test_dataset_classes_keeps_only_named_classes(tmp_path):
     scan = FolderSource(tmp_path, classes=["snare"]).scan(tmp_path / "w")
     assert {e.label for e in scan.entries} == {"snare"}
     assert scan.description["excluded_by_dataset_classes"] == {"kick": 3}
-    with pytest.raises(ValueError, match=r"dataset.classes names 'snar'.*did you mean 'snare'"):
+    with pytest.raises(ValueError, match=r"dataset.classes names 'snar'.*Did you mean 'snare'"):
         FolderSource(tmp_path, classes=["snar"]).scan(tmp_path / "w")
 
 
@@ -310,7 +313,7 @@ def test_dcase_zenodo_archive_layout_with_snake_case_folders(tmp_path):
     assert scan.root == root / "dev"
     assert Counter(e.label for e in scan.entries) == {"GunShot": 2, "Rain": 2}
     assert all(e.notes == [] for e in scan.entries)          # 4 s mono 22.05 kHz: the task format
-    with pytest.raises(ValueError, match=r"'Gunshot' is not a DCASE 2023 task 7 class.*'GunShot'"):
+    with pytest.raises(ValueError, match=r"unknown DCASE 2023 task 7 class 'Gunshot'. Did you mean 'GunShot'"):
         Dcase2023T7Source(root, classes=["Gunshot"])
 
 
@@ -360,7 +363,7 @@ def test_fsd50k_custom_label_preference(tmp_path):
     fixtures.make_fsd50k(tmp_path, with_metadata=False)
     scan = FSD50KSource(tmp_path, classes=["Drum", "Cymbal"]).scan(tmp_path / "w")
     assert Counter(e.label for e in scan.entries) == {"Drum": 4, "Cymbal": 4}
-    with pytest.raises(ValueError, match=r"'Snare drum' is not an FSD50K label.*'Snare_drum'"):
+    with pytest.raises(ValueError, match=r"unknown FSD50K label 'Snare drum'. Did you mean 'Snare_drum'"):
         FSD50KSource(tmp_path, classes=["Snare drum"]).scan(tmp_path / "w")
 
 

@@ -25,7 +25,8 @@ def test_reference_runs_write_the_documented_files(reference_runs):
     for name, record in reference_runs.items():
         run_dir = Path(record["run_dir"])
         assert record["status"] == "ok"
-        assert run_dir.parts[-5:] == ("smoke@1", "synthkit_smoke", f"{name}@1", record["signature"], "seed0")
+        smoke = f"smoke@{record['protocol']['version']}"
+        assert run_dir.parts[-5:] == (smoke, "synthkit_smoke", f"{name}@1", record["signature"], "seed0")
         run = json.loads((run_dir / "run.json").read_text())
         assert {s: run["stages"][s]["status"] for s in ("fit", "generate", "score")} == \
             {"fit": "ok", "generate": "ok", "score": "ok"}
@@ -115,5 +116,5 @@ def test_cli_multirun_sweeps_baselines_and_seeds(smoke_workspace, reference_runs
                cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     found = {(p.parents[2].name, p.parent.name)
-             for p in (smoke_workspace / "runs" / "smoke@1").rglob("run.json")}
+             for p in (smoke_workspace / "runs").glob("smoke@*/**/run.json")}
     assert {("real@1", "seed0"), ("real@1", "seed1"), ("noise@1", "seed0"), ("noise@1", "seed1")} <= found

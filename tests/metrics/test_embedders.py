@@ -11,7 +11,6 @@ import torch
 
 from bench import registry
 from bench.api.embedder import Embedder, EmbedderUnavailable
-from bench.metrics.embedders import BUILTIN_EMBEDDERS
 from bench.metrics.embedders.aisfx import AisfxEmbedder, block_starts, frame_count
 from bench.metrics.embedders.hub import ClapEmbedder, EncodecEmbedder, PannEmbedder, VggishEmbedder
 from bench.metrics.embedders.mel import MelStatsEmbedder
@@ -63,8 +62,9 @@ def aisfx() -> AisfxEmbedder:
 # --- registry -----------------------------------------------------------------------------------
 
 def test_builtin_names_resolve_to_embedders_with_matching_names():
-    assert set(BUILTIN_EMBEDDERS) == {"aisfx", "mel", "mfcc", "vggish", "pann", "clap", "encodec"}
-    for name in BUILTIN_EMBEDDERS:
+    builtins = registry.KINDS["embedders"].builtins
+    assert set(builtins) == {"aisfx", "mel", "mfcc", "vggish", "pann", "clap", "encodec"}
+    for name in builtins:
         cls = registry.resolve("embedders", name)
         assert issubclass(cls, Embedder) and cls.name == name
         assert cls.sample_rate > 0 and cls.dim > 0 and cls.version

@@ -10,7 +10,7 @@ import torch
 
 from bench.api.baseline import Baseline, BaselineMeta, FitSummary
 from bench.api.metric import MetricSkipped, ScoreContext
-from bench.metrics.latency import Latency, ParamCount, parameter_count
+from bench.metrics.latency import Latency, ParamCount, parameter_count, tensor_counts
 from bench.protocol import LatencyConfig, ProtocolConfig
 
 SR, T = 16000, 8000
@@ -101,8 +101,11 @@ def test_parameter_count_is_exact():
         sum(p.numel() for p in sleeper.decoder.parameters())
     assert parameter_count(sleeper) == expected == 124
     assert parameter_count(sleeper, trainable_only=True) == 124 - 6
+    sleeper.decoder.register_buffer("bank", torch.zeros(5, 7))   # stored, not learnt
+    assert tensor_counts(sleeper) == {"trained": 118, "frozen": 6, "buffers": 35}
     result = ParamCount().compute(context(sleeper, LatencyConfig()))
-    assert result.value == 124 and result.details["trainable"] == 118
+    assert result.value == 118   # trained only: frozen parameters and buffers are apart
+    assert (result.details["frozen"], result.details["buffers"], result.details["stored_values"]) == (6, 35, 159)
     assert ParamCount.higher_is_better is False
 
 

@@ -174,9 +174,12 @@ def test_ppl_of_a_smooth_decoder_is_stable_across_eps():
 
 def test_ppl_with_the_project_mel_embedder_has_converged_at_the_default_eps():
     """With the shipped ``mel`` embedder (log floor 1e-5) the smooth toy's PPL agrees at
-    eps 1e-5 and 1e-4: float32 decodes are not rounding noise at the default. At 1e-3 it is
-    2–4 times smaller (2.8 measured): log-mel magnitudes of ringing partials oscillate with phase
-    along the path on a scale of ~1e-3 in t, which a coarser eps averages out."""
+    eps 1e-5 and 1e-4: float32 decodes are not rounding noise at the default (rounding noise
+    would grow 100× per decade of eps). At 1e-3 it is clearly smaller: log-mel magnitudes of
+    ringing partials oscillate with phase along the path on a scale of ~1e-3 in t, which a
+    coarser eps averages out. Measured over path seeds 0-2 at 1 and 2 threads (issue #16): 1e-5
+    vs 1e-4 gives 1.03-1.08, 1e-4 vs 1e-3 gives 2.2-2.8; the bounds leave room for other CPUs'
+    float32 paths."""
     from bench.metrics.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(None)
@@ -184,8 +187,8 @@ def test_ppl_with_the_project_mel_embedder_has_converged_at_the_default_eps():
     ctx.embed = lambda name, clips: cache.embed(name, clips, SR)
     value = {eps: PerceptualPathLength("lerp", eps=eps).compute(ctx).value
              for eps in (1e-5, 1e-4, 1e-3)}
-    assert 0.9 < value[1e-5] / value[1e-4] < 1.1, value
-    assert 2.0 < value[1e-4] / value[1e-3] < 4.0, value
+    assert 0.8 < value[1e-5] / value[1e-4] < 1.25, value
+    assert 1.5 < value[1e-4] / value[1e-3] < 5.0, value
 
 
 def test_internal_decoder_noise_is_shared_between_t_and_t_plus_eps():

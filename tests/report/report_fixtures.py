@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.synthetic import FakeBaseline, default_baselines, fabricate_runs
+from bench.testing.fake_runs import FakeBaseline, default_baselines, fabricate_runs
 
 XSS_NAME = "<script>alert(1)</script>"
 
@@ -57,7 +57,7 @@ def make_real_runs(tmp_dir: Path) -> Path:
               f"data_dir={tmp_dir / 'data'}", f"cache_dir={tmp_dir / 'cache'}", "device=cpu"]
     jobs = [["baseline=real", "seed=0"], ["baseline=real", "seed=1"], ["baseline=noise", "seed=0"],
             ["baseline=noise", "seed=1"], ["baseline=vae_smoke"], ["baseline=aae_smoke"],
-            ["baseline=noise", "baseline._target_=tests.report.hostile_plugin.ScriptNamedNoise"]]
+            ["baseline=noise", "baseline.name=tests.report.hostile_plugin:ScriptNamedNoise"]]
     for job in jobs:
         run_experiment(compose([*common, *job]))
     return tmp_dir / "runs"

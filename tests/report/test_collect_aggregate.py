@@ -13,7 +13,7 @@ from scipy import stats
 from bench.api.results import MetricRecord
 from bench.report.aggregate import build_groups, t_interval
 from bench.report.collect import RunFileError, find_runs, long_table
-from bench.report.synthetic import FakeBaseline, fabricate_run, fabricate_runs, write_listen_clips
+from bench.testing.fake_runs import FakeBaseline, fabricate_run, fabricate_runs, write_listen_clips
 
 CLASSES = ["kick", "snare"]
 
@@ -205,8 +205,8 @@ def test_bar_chart_accepts_an_interval_that_excludes_the_mean(tmp_path):
 
     from bench.report.aggregate import build_groups
     from bench.report.collect import find_runs
-    from bench.report.figures import bar_chart
-    from bench.report.synthetic import fabricate_runs
+    from bench.report.figures import bar_chart, baseline_palette
+    from bench.testing.fake_runs import fabricate_runs
 
     fabricate_runs(tmp_path / "runs", n_baselines=2, seeds=(0,), n_datasets=1)
     shifted = 0
@@ -218,5 +218,7 @@ def test_bar_chart_accepts_an_interval_that_excludes_the_mean(tmp_path):
             shifted += 1
     assert shifted
     group = build_groups(find_runs(tmp_path / "runs"))[0]
-    drawn = [bar_chart(group, col, tmp_path / f"bar{i}.png") for i, col in enumerate(group.columns)]
+    palette = baseline_palette([group])
+    drawn = [bar_chart(group, col, tmp_path / f"bar{i}.png", palette)
+             for i, col in enumerate(group.columns)]
     assert any(p is not None and p.stat().st_size > 0 for p in drawn)

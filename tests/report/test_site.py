@@ -13,10 +13,10 @@ from tests.report.report_fixtures import FABRICATED_ONLY
 import soundfile as sf
 
 from bench.report.media import MediaStore
-from bench.report.perf import bench_report
+from bench.perf import bench_report
 from bench.report.site import build_report
 from bench.report.spectrogram import _mel_filters, log_mel, spectrogram_png
-from bench.report.synthetic import default_baselines, fabricate_runs
+from bench.testing.fake_runs import default_baselines, fabricate_runs
 
 
 

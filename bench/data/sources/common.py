@@ -15,7 +15,6 @@ Entries come back sorted by path, quarantine records by (path, reason): scans ar
 from __future__ import annotations
 
 import abc
-import difflib
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -24,6 +23,7 @@ from typing import Any, ClassVar
 
 from bench.api.dataset import DataSource, ManifestEntry, Quarantined, SourceScan
 from bench.data.audio_check import AUDIO_EXTENSIONS, AudioLimits, BadAudio, inspect_audio
+from bench.registry import did_you_mean  # the one "did you mean" of the project (re-exported)
 
 
 def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -42,11 +42,6 @@ def limits_from_config(cfg: Any) -> AudioLimits:
                        int(cfg_get(cfg, "min_sample_rate", base.min_sample_rate)),
                        float(cfg_get(cfg, "max_seconds", base.max_seconds)),
                        str(cfg_get(cfg, "long_files", base.long_files)))
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def require_dir(root: Path, what: str = "dataset.root") -> Path:
@@ -125,10 +120,9 @@ def finish_scan(scan: SourceScan, *, min_clips_per_class: int = 2,
         missing = [c for c in wanted if c not in found]
         if missing:
             raise ValueError(
-                f"dataset.classes names {', '.join(repr(c) for c in missing)}"
-                f"{did_you_mean(missing[0], found)} but no usable clip of "
-                f"{'that class' if len(missing) == 1 else 'those classes'} was found in "
-                f"{scan.root}; classes found: {', '.join(sorted(found)) or 'none'}")
+                f"dataset.classes names {', '.join(repr(c) for c in missing)} but no usable clip "
+                f"of {'that class' if len(missing) == 1 else 'those classes'} was found in "
+                f"{scan.root}: {did_you_mean(missing[0], found, 'class')}")
         excluded = Counter(e.label for e in entries if e.label not in wanted)
         if excluded:
             description["excluded_by_dataset_classes"] = dict(sorted(excluded.items()))

@@ -45,8 +45,7 @@ class Dcase2023T7Source(FolderSource):
         super().__init__(root, **kwargs)
         for c in self.classes or []:
             if c not in CLASSES:
-                raise ValueError(f"dataset.classes: {c!r} is not a DCASE 2023 task 7 class"
-                                 f"{did_you_mean(c, CLASSES)}; classes: {', '.join(CLASSES)}")
+                raise ValueError(f"dataset.classes: {did_you_mean(c, CLASSES, 'DCASE 2023 task 7 class')}")
 
     @classmethod
     def config_kwargs(cls, cfg: Any) -> dict[str, Any]:

@@ -78,8 +78,7 @@ class FreesoundOneShotSource(ScanningSource):
         super().__init__(root, **common)
         for c in self.classes or []:
             if c not in CLASSES:
-                raise ValueError(f"dataset.classes: {c!r} is not a drum class{did_you_mean(c, CLASSES)}"
-                                 f"; classes: {', '.join(CLASSES)}")
+                raise ValueError(f"dataset.classes: {did_you_mean(c, CLASSES, 'drum class')}")
 
     def collect(self, work_dir: Path) -> SourceScan:
         root = require_dir(self.root)

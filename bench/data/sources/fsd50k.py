@@ -89,8 +89,7 @@ class FSD50KSource(ScanningSource):
         preference = self.preference()
         for label in self.classes or []:      # the default list is checked against the real one
             if label not in vocabulary:
-                raise ValueError(f"dataset.classes: {label!r} is not an FSD50K label"
-                                 f"{did_you_mean(label, vocabulary)}")
+                raise ValueError(f"dataset.classes: {did_you_mean(label, vocabulary, 'FSD50K label')}")
         rank = {label: i for i, label in enumerate(preference)}
         entries: list[ManifestEntry] = []
         quarantined: list[Quarantined] = []

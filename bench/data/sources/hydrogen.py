@@ -75,8 +75,7 @@ class HydrogenSource(ScanningSource):
         for kit in self.kits:
             if kit not in by_name:
                 raise ValueError(f"dataset.kits: no kit folder '{kit}' with a {KIT_FILE} under "
-                                 f"{root}{did_you_mean(kit, by_name)}; kits: "
-                                 f"{', '.join(sorted(by_name)) or 'none'}")
+                                 f"{root}: {did_you_mean(kit, by_name, 'kit')}")
         return [by_name[k] for k in sorted(set(self.kits))]
 
     def collect(self, work_dir: Path) -> SourceScan:

@@ -39,6 +39,7 @@ import torch
 
 from bench.api.embedder import Embedder, Embedding, EmbedderUnavailable
 from bench.metrics.embedders.common import check_clips, resolve_device
+from bench.progress import bar
 
 SAMPLE_RATE = 44100
 N_FFT = 2048
@@ -154,13 +155,14 @@ class AisfxEmbedder(Embedder):
         notes = self._notes(audio)
         out = []
         clips_per_batch = max(1, self.batch_size // len(block_starts(frame_count(n_samples))))
-        with torch.inference_mode():
+        with torch.inference_mode(), bar(total=n, desc="aisfx", unit="clip") as progress:
             for i in range(0, n, clips_per_batch):
                 chunk = torch.from_numpy(audio[i:i + clips_per_batch])
                 blocks = self.blocks(self.spectrogram(chunk))                           # (b, k, 100, 96)
                 b, k = blocks.shape[:2]
                 emb = model(blocks.reshape(b * k, BLOCK_FRAMES, N_MELS).float())        # (b·k, 512)
                 out.append(emb.reshape(b, k, -1).double().mean(dim=1).cpu())
+                progress.update(b)
         return Embedding(vectors=torch.cat(out).numpy(), notes=notes)
 
     def _notes(self, audio: np.ndarray) -> list[str]:

@@ -2,14 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+from bench.device import resolve_device  # noqa: F401  (re-exported: the embedders import it here)
 
 
 def check_clips(audio: np.ndarray, embedder: str) -> np.ndarray:

@@ -1,26 +1,32 @@
-"""Schema-correct run folders made in code, for the report's tests and its timing benchmark.
+"""Fake run folders made in code, for the report's tests and ``drumbench perf``.
 
-Nothing here trains anything: the clips are synthesised drum hits (a pitch-swept sine for kicks,
-tone + noise for snares, high-passed noise for hats, …) degraded by a per-baseline amount, and
+They are written by the runner's own writers (:class:`~bench.api.results.RunRecord`,
+:func:`bench.runner.stages.write_sample`, :func:`bench.data.build.listening_clips`), so their
+files have the same names and formats as a real run's (32-bit float samples under
+``<id>-<class>/``). Nothing here trains anything: the clips are synthesised drum hits (a
+pitch-swept sine for kicks, tone + noise for snares, high-passed noise for hats, …) degraded by
+a per-baseline amount, and
 the metric values follow that amount with seed-to-seed jitter, so a report built from them looks
 like a real one (a clear floor and ceiling, overlapping CIs, failed and skipped cells).
 """
 from __future__ import annotations
 
 import functools
-import hashlib
-import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
+import torch
 from scipy.signal import butter, sosfilt
 
-from bench.api.results import SCHEMA_VERSION, MetricRecord, run_dir_for
-from bench.io_atomic import atomic_write_json, atomic_write_jsonl
+from bench.api.results import MetricRecord, RunBaseline, RunDataset, RunRecord, run_dir_for, safe_part
+from bench.data.build import listening_clips
+from bench.data.datamodule import ClipSet, DataModule
+from bench.hashing import short_hash
+from bench.io_atomic import atomic_write_jsonl
+from bench.runner.stages import interp_step_path, write_sample, write_wav
 
 
 @dataclass
@@ -33,6 +39,8 @@ class FakeBaseline:
     capabilities: tuple[str, ...] = ("sample", "conditional")
     version: str = "1"
     reference: bool = False
+    variant_of: str | None = None           # an opt-in variant of this family
+    devices: tuple[str, ...] = ()           # what the variant adds
     losses: tuple[str, ...] = ("loss", "recon")
     failed_seeds: tuple[int, ...] = ()      # these seeds fail at the fit stage
     failing_metric: str | None = None       # this metric fails on every seed
@@ -83,18 +91,6 @@ def default_baselines(n: int = 7) -> list[FakeBaseline]:
     return pool[:n]
 
 
-def folder_name(name: str) -> str:
-    """A path-safe spelling of a user-provided name (the report reads names from run.json)."""
-    safe = re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "x"
-    return safe if safe == name else f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:6]}"
-
-
-def class_folder(cls: str) -> str:
-    """The class's own name when it is a legal file name (what the report matches), else safe."""
-    return cls if cls and "/" not in cls and "\0" not in cls and not cls.startswith(".") \
-        else folder_name(cls)
-
-
 def _rng(*parts: Any) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32("|".join(map(str, parts)).encode()))
 
@@ -141,20 +137,25 @@ def _degrade(x: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndar
     return (0.89 * y / (np.max(np.abs(y)) + 1e-9)).astype(np.float32)
 
 
-def _write_wav(path: Path, x: np.ndarray, sample_rate: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), x, sample_rate, subtype="PCM_16")
+def manifest_hash(dataset: str, classes: list[str]) -> str:
+    """The fake dataset's manifest hash: one per (name, class list), as a real one would be."""
+    return short_hash({"dataset": dataset, "classes": list(classes)}, 16)
 
 
-def write_listen_clips(listen_dir: Path, classes: list[str], *, sample_rate: int, n: int,
+def write_listen_clips(folder: Path, classes: list[str], *, sample_rate: int, n: int,
                        per_class: int = 4, dataset: str = "") -> Path:
-    """Real clips for listening: ``listen_dir/<class>/*.wav`` (what the runner caches)."""
-    for cls in classes:
+    """Real clips for listening, written by the runner's :func:`listening_clips` into
+    ``folder/listen-<hash>-<sr>/`` (with its manifest); returns that folder."""
+    audio, labels = [], []
+    for c, cls in enumerate(classes):
         for i in range(per_class):
-            x = drum_hit(cls, sample_rate, n, _rng("real", dataset, cls, i))
-            _write_wav(listen_dir / class_folder(cls) / f"{i:04d}.wav",
-                       (0.89 * x).astype(np.float32), sample_rate)
-    return listen_dir
+            audio.append(0.89 * drum_hit(cls, sample_rate, n, _rng("real", dataset, cls, i)))
+            labels.append(c)
+    clips = ClipSet(torch.from_numpy(np.asarray(audio, dtype=np.float32)).unsqueeze(1),
+                    torch.tensor(labels, dtype=torch.long), [f"fake/{i:04d}.wav" for i in range(len(labels))])
+    data = DataModule(list(classes), sample_rate, n, clips, clips, clips, dataset_name=dataset,
+                      manifest_hash=manifest_hash(dataset, classes))
+    return listening_clips(data, Path(folder), per_class=per_class)
 
 
 def _metric(name: str, value: float | None, higher: bool, *, status: str = "ok", spread: float = 0,
@@ -239,33 +240,30 @@ def fabricate_run(runs_dir: Path, b: FakeBaseline, *, seed: int, dataset: str, c
                   interp_paths: int = 2, interp_steps: int = 6) -> Path:
     """Write one complete ``seed<k>`` folder for baseline ``b``."""
     n = int(sample_rate * clip_seconds)
-    cfg = {"_target_": f"baselines.{folder_name(b.name)}.baseline.Model", **b.config}
+    cfg = {"_target_": f"baselines.{safe_part(b.name)}.baseline.Model", **b.config}
     protocol_cfg = {"name": protocol, "version": protocol_version, "sample_rate": sample_rate,
                     "clip_seconds": clip_seconds, "clips_per_class": clips_per_class,
                     "seeds": [0, 1, 2], "budget": {"max_steps": 200, "max_wall_s": 60.0},
                     "metrics": ["fad:mel", "kad:aisfx", "class_accuracy", "latency",
                                 "recon:mrstft", "ppl:lerp"]}
-    manifest_hash = hashlib.sha1(f"{dataset}|{'|'.join(classes)}".encode()).hexdigest()[:16]
-    signature = hashlib.sha1(repr((b.name, b.version, sorted(cfg.items()), dataset, manifest_hash,
-                                   protocol, protocol_version)).encode()).hexdigest()[:12]
+    data_hash = manifest_hash(dataset, classes)
+    signature = short_hash({"baseline": [b.name, b.version], "config": cfg, "dataset": dataset,
+                            "manifest": data_hash, "protocol": [protocol, protocol_version]}, 12)
     run_dir = run_dir_for(runs_dir, protocol=protocol, protocol_version=protocol_version,
-                          dataset=folder_name(dataset), baseline=folder_name(b.name),
-                          baseline_version=b.version, signature=signature, seed=seed)
+                          dataset=dataset, baseline=b.name, baseline_version=b.version,
+                          signature=signature, seed=seed)
     failed = seed in b.failed_seeds
     rng = _rng("samples", b.name, dataset, seed)
     samples = run_dir / "samples"
-    rows = []
     if not failed:
-        gen_classes = classes if b.conditional or b.name == "real" else ["any"]
-        for label_id, cls in enumerate(gen_classes):
+        rows = []
+        plan = list(enumerate(classes)) if b.conditional or b.name == "real" else [(-1, "any")]
+        for label_id, cls in plan:
             for i in range(clips_per_class):
-                src = cls if cls != "any" else classes[int(rng.integers(len(classes)))]
+                src = cls if label_id >= 0 else classes[int(rng.integers(len(classes)))]
                 x = _degrade(drum_hit(src, sample_rate, n, rng), b.quality, rng)
-                rel = f"{class_folder(cls)}/{i:04d}.wav"
-                _write_wav(samples / rel, x, sample_rate)
-                rows.append({"path": rel, "label": cls if cls != "any" else "?",
-                             "label_id": label_id if cls != "any" else -1,
-                             "conditional": cls != "any"})
+                rows.append(write_sample(samples, x, sample_rate, label=label_id,
+                                         classes=list(classes), index=i))
         atomic_write_jsonl(samples / "manifest.jsonl", rows)
         if b.latent:
             irows = []
@@ -276,9 +274,9 @@ def fabricate_run(runs_dir: Path, b: FakeBaseline, *, seed: int, dataset: str, c
                 method = "lerp" if p % 2 == 0 else "slerp"
                 for s in range(interp_steps):
                     t = s / (interp_steps - 1)
-                    x = _degrade((1 - t) * xa + t * xc, b.quality, rng)
-                    rel = f"interp/path{p}/step{s:02d}.wav"
-                    _write_wav(samples / rel, x, sample_rate)
+                    rel = interp_step_path(p, s)
+                    write_wav(samples / rel, _degrade((1 - t) * xa + t * xc, b.quality, rng),
+                              sample_rate)
                     irows.append({"path": rel, "path_index": p, "step": s, "t": t,
                                   "method": method, "from_label": a, "to_label": c})
             atomic_write_jsonl(samples / "interp" / "manifest.jsonl", irows)
@@ -305,29 +303,28 @@ def fabricate_run(runs_dir: Path, b: FakeBaseline, *, seed: int, dataset: str, c
     if not failed:
         stages["generate"] = {"status": "ok", "seconds": 1.5}
         stages["score"] = {"status": "ok", "seconds": 4.2}
-    record = {
-        "schema": SCHEMA_VERSION, "status": "failed" if failed else "ok",
-        "signature": signature, "seed": seed,
-        "baseline": {"name": b.name, "version": b.version, "capabilities": list(b.capabilities),
-                     "citation": b.citation, "description": b.description,
-                     "reference": b.reference},
-        "protocol": protocol_cfg,
-        "dataset": {"name": dataset, "manifest_hash": manifest_hash, "classes": list(classes),
-                    "counts": {"train": 200, "valid": 25, "test": 25}, "root": "/data/" + dataset},
-        "config": {"protocol": protocol_cfg, "dataset": {"name": dataset}, "baseline": cfg,
-                   "seed": seed, "device": "cpu"},
-        "stages": stages,
-        "error": ({"stage": "fit", "message": "RuntimeError: loss became NaN at step 100",
-                   "traceback": "Traceback (most recent call last):\n  File \"fit.py\", line 1\n"
-                                "RuntimeError: loss became NaN at step 100"} if failed else None),
-        "provenance": {"git_sha": "0123456789abcdef0123456789abcdef01234567",
-                       "packages": {"torch": "2.9.1", "numpy": np.__version__},
-                       "device": "cpu", "python": "3.11.2", "platform": "Linux-x86_64",
-                       "torch_threads": 2, "started": "2025-01-01T00:00:00Z",
-                       "finished": "2025-01-01T00:00:20Z"},
-        "real_samples": str(listen_dir),
-    }
-    atomic_write_json(run_dir / "run.json", record)
+    record = RunRecord(
+        status="failed" if failed else "ok", signature=signature, seed=seed,
+        baseline=RunBaseline(name=b.name, version=b.version, capabilities=list(b.capabilities),
+                             citation=b.citation, description=b.description,
+                             reference=b.reference, variant_of=b.variant_of,
+                             devices=list(b.devices)),
+        protocol=protocol_cfg,
+        dataset=RunDataset(name=dataset, manifest_hash=data_hash, classes=list(classes),
+                           counts={"train": 200, "valid": 25, "test": 25}),
+        config={"protocol": protocol_cfg, "dataset": {"name": dataset}, "baseline": cfg,
+                "seed": seed, "device": "cpu"},
+        stages=stages,
+        error=({"stage": "fit", "message": "RuntimeError: loss became NaN at step 100",
+                "traceback": "Traceback (most recent call last):\n  File \"fit.py\", line 1\n"
+                             "RuntimeError: loss became NaN at step 100"} if failed else None),
+        provenance={"git_sha": "0123456789abcdef0123456789abcdef01234567",
+                    "packages": {"torch": "2.9.1", "numpy": np.__version__},
+                    "device": "cpu", "python": "3.11.2", "platform": "Linux-x86_64",
+                    "torch_threads": 2, "started": "2025-01-01T00:00:00Z",
+                    "finished": "2025-01-01T00:00:20Z"},
+        real_samples=str(listen_dir))
+    record.write(run_dir)
     return run_dir
 
 
@@ -352,7 +349,7 @@ def fabricate_runs(runs_dir: Path, *, baselines: list[FakeBaseline] | None = Non
     n = int(sr * run_kwargs.get("clip_seconds", 0.5))
     out = []
     for dataset, classes in datasets.items():
-        listen_dir = write_listen_clips(listen_root / folder_name(dataset) / "listen", classes,
+        listen_dir = write_listen_clips(listen_root / safe_part(dataset), classes,
                                         sample_rate=sr, n=n, dataset=dataset)
         for b in baselines:
             for seed in seeds:

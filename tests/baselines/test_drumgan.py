@@ -1,0 +1,203 @@
+"""The DrumGAN baseline: its losses, its conditions, its latent code, checkpoints and run guards.
+
+Everything runs on ``drumgan_smoke.yaml`` and a tiny in-code data set at 8 kHz (seconds on a CPU).
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from baselines.drumgan.baseline import CriticDiverged, DrumGAN
+from baselines.drumgan.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
+from baselines.drumgan.model import _band_interpolation
+from bench.api.baseline import Condition, LatentGenerator, declared_vs_implemented
+from bench.api.fit import Budget, FitContext, NonFiniteLoss
+from bench.data import timbral
+from bench.data.datamodule import ClipSet, DataModule
+from bench.io_atomic import read_jsonl
+
+CONF = Path(__file__).resolve().parents[2] / "bench" / "conf" / "baseline"
+RATE, SAMPLES, CLASSES = 8000, 4000, 3
+
+
+def _clips(per_class: int, seed: int) -> ClipSet:
+    """Class 0: decaying 110 Hz tone; class 1: decaying 1 kHz tone; class 2: noise burst."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(SAMPLES) / RATE
+    audio, labels = [], []
+    for label in range(CLASSES):
+        for _ in range(per_class):
+            decay = 0.05 + 0.1 * torch.rand(1, generator=g)
+            x = torch.randn(SAMPLES, generator=g) if label == 2 else \
+                torch.sin(2 * math.pi * (110 if label == 0 else 1000) * t)
+            x = x * torch.exp(-t / decay)
+            audio.append(0.89 * x / x.abs().max())
+            labels.append(label)
+    return ClipSet(torch.stack(audio).unsqueeze(1), torch.tensor(labels),
+                   [f"c{i}" for i in range(len(labels))])
+
+
+def _data() -> DataModule:
+    return DataModule(classes=["low", "high", "noise"], sample_rate=RATE, clip_samples=SAMPLES,
+                      train=_clips(4, 0), valid=_clips(2, 1), test=_clips(2, 2), dataset_name="tiny")
+
+
+def _gan(**overrides) -> DrumGAN:
+    cfg = yaml.safe_load((CONF / "drumgan_smoke.yaml").read_text())
+    cfg.pop("_target_")
+    torch.manual_seed(0)
+    return DrumGAN(num_classes=CLASSES, sample_rate=RATE, clip_samples=SAMPLES, **{**cfg, **overrides})
+
+
+def _fit(gan: DrumGAN, data: DataModule, tmp: Path, steps: int = 3) -> FitContext:
+    ctx = FitContext(budget=Budget(steps, 60.0, 4, 0), device=torch.device("cpu"), seed=0,
+                     run_dir=tmp, baseline=gan)
+    try:
+        gan.fit(data, ctx)
+    finally:
+        ctx.close()
+    return ctx
+
+
+# --- losses ------------------------------------------------------------------------------------
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_critic_and_counts_the_excess_otherwise():
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(16, 5, 7, generator=g), torch.randn(16, 5, 7, generator=g)
+    w = torch.randn(5, 7, generator=g)
+    unit = w / w.norm()            # f(x) = <w, x>, ‖∇f‖ = 1 everywhere
+
+    def linear(scale):
+        return lambda x: (x * scale * unit).sum(dim=(1, 2))
+    assert gradient_penalty(linear(1.0), real, fake).item() == pytest.approx(0.0, abs=1e-10)
+    assert gradient_penalty(linear(3.0), real, fake).item() == pytest.approx(4.0, rel=1e-5)
+    assert r1_penalty(linear(3.0), real).item() == pytest.approx(9.0, rel=1e-5)
+    # a 1-Lipschitz critic that is not linear, |x₀|: also zero (away from the kink at 0)
+    assert gradient_penalty(lambda x: x[:, 0, 0].abs(), real, fake).item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_gan_losses_point_the_right_way():
+    good, bad = torch.full((8,), 5.0), torch.full((8,), -5.0)
+    for kind in ("ns_r1", "wgan_gp"):
+        assert critic_loss(kind, good, bad) < critic_loss(kind, bad, good)
+        assert generator_loss(kind, good) < generator_loss(kind, bad)
+    with pytest.raises(ValueError, match="unknown GAN loss"):
+        critic_loss("lsgan", good, bad)
+
+
+def test_band_interpolation_is_a_partition_of_unity():
+    w = _band_interpolation(16, 129, RATE)
+    assert torch.allclose(w.sum(dim=0), torch.ones(129), atol=1e-6)
+    assert bool((w >= 0).all())
+
+
+# --- the plugin --------------------------------------------------------------------------------
+def test_declares_and_implements_a_conditional_latent_generator():
+    gan = _gan()
+    assert isinstance(gan, LatentGenerator) and declared_vs_implemented(gan) == []
+    assert "latent" in gan.meta.capabilities and "encode" not in gan.meta.capabilities
+
+
+def test_fit_learns_descriptor_statistics_from_the_training_split(tmp_path):
+    data = _data()
+    gan = _gan()
+    _fit(gan, data, tmp_path)
+    values = timbral.timbral_matrix(data.train.audio, RATE)
+    assert torch.allclose(gan.desc_mean, values.mean(dim=0), atol=1e-4)
+    assert gan.train_desc.shape == (len(data.train), len(timbral.NAMES))
+    assert torch.equal(gan.train_labels, data.train.labels)
+
+
+def test_codes_carry_the_class_s_descriptors_and_condition_extra_overrides_them(tmp_path):
+    gan = _gan()
+    _fit(gan, _data(), tmp_path)
+    gan.eval()
+    labels = torch.tensor([0, 0, 2, 2])
+    z = gan.sample_latent(4, condition=Condition(labels=labels), generator=torch.Generator().manual_seed(0))
+    assert z.shape == (4, gan.latent_dim + len(timbral.NAMES))
+    desc = z[:, gan.latent_dim:]
+    for row, label in zip(desc, labels):      # each row is one training clip's of that class
+        members = gan.train_desc[gan.train_labels == label]
+        assert bool(((members - row).abs().max(dim=1).values < 1e-6).any())
+    asked = gan.desc_mean[0] + 2 * gan.desc_std[0]
+    cond = Condition(labels=labels, extra={"brightness": torch.full((4,), float(asked))})
+    z2 = gan.sample_latent(4, condition=cond, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(z2[:, gan.latent_dim], torch.full((4,), 2.0), atol=1e-5)
+    assert torch.equal(z2[:, gan.latent_dim + 1:], z[:, gan.latent_dim + 1:])
+    with torch.no_grad():   # decode honours extra too: the same audio as the code that holds it
+        assert torch.equal(gan.decode(z, condition=cond), gan.decode(z2, condition=Condition(labels=labels)))
+    with pytest.raises(ValueError, match="attack_s"):
+        gan.sample(4, condition=Condition(labels=labels, extra={"attack_s": torch.zeros(4)}))
+    with pytest.raises(ValueError, match="needs condition.labels"):
+        gan.decode(z)
+
+
+def test_checkpoint_round_trip_reproduces_samples_and_refuses_another_configuration(tmp_path):
+    gan = _gan()
+    _fit(gan, _data(), tmp_path)
+    buf = io.BytesIO()
+    torch.save(gan.state_dict(), buf)
+    other = _gan()
+    buf.seek(0)
+    other.load_state_dict(torch.load(buf, weights_only=False))
+    gan.eval(), other.eval()
+    labels = torch.tensor([0, 1, 2])
+
+    def draw(b):
+        return b.sample(3, condition=Condition(labels=labels), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(draw(gan), draw(other))
+    buf.seek(0)
+    with pytest.raises(ValueError, match="timbral descriptors|conditions on"):
+        _gan(use_descriptors=False).load_state_dict(torch.load(buf, weights_only=False))
+
+
+@pytest.mark.parametrize("loss", ["ns_r1", "wgan_gp"])
+def test_both_losses_train_and_log_their_terms(tmp_path, loss):
+    gan = _gan(loss=loss, r1_every=1)
+    before = [p.detach().clone() for p in gan.gen.parameters()]
+    _fit(gan, _data(), tmp_path, steps=2)
+    rows = [r for r in read_jsonl(tmp_path / "events.jsonl") if r["kind"] == "train"]
+    assert len(rows) == 2 and all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
+    assert rows[0]["penalty"] > 0          # R1 (every step here) or the gradient penalty
+    assert any(not torch.equal(a, b) for a, b in zip(before, gan.gen.parameters()))
+
+
+def test_a_nan_stops_the_run_before_it_reaches_the_weights(tmp_path):
+    gan = _gan()
+    data = _data()
+    data.train.audio[0, 0, 10] = float("nan")     # the critic's loss on real clips turns NaN
+    data.train.extra.update({n: torch.zeros(len(data.train)) for n in timbral.NAMES})
+    weights = [p.detach().clone() for p in gan.critic.parameters()]
+    with pytest.raises(NonFiniteLoss, match="d_loss"):
+        _fit(gan, data, tmp_path, steps=50)
+    assert all(torch.equal(a, b) for a, b in zip(weights, gan.critic.parameters()))
+
+
+def test_a_diverging_critic_stops_the_run_with_its_scores(tmp_path):
+    gan = _gan(max_critic_score=1e-6)
+    with pytest.raises(CriticDiverged, match="critic diverged at step 0"):
+        _fit(gan, _data(), tmp_path, steps=5)
+    rows = read_jsonl(tmp_path / "events.jsonl")
+    assert [r["step"] for r in rows] == [0]      # the reason's numbers are in the training log
+
+
+def test_descriptor_sweep_reports_a_spearman_per_descriptor_and_the_flat_classes(tmp_path):
+    from baselines.drumgan.sweep import descriptor_sweep
+
+    data = _data()
+    data.train.extra.update(timbral.timbral_descriptors(data.train.audio[:, 0], RATE))
+    data.train.extra["boominess"][data.train.labels == 2] = timbral.FLOOR_DB  # flat for "noise"
+    gan = _gan()
+    _fit(gan, data, tmp_path, steps=1)
+    result = descriptor_sweep(gan, data, ("brightness", "boominess"), levels=3, base=2)
+    for name in ("brightness", "boominess"):
+        item = result["descriptors"][name]
+        assert -1.0 <= item["spearman"] <= 1.0
+        for row in item["per_class"].values():
+            assert len(row["asked"]) == 3 and row["asked"] == sorted(row["asked"])
+    assert "noise" in result["descriptors"]["boominess"]["flat_classes"]
+    assert "noise" not in result["descriptors"]["boominess"]["per_class"]
