@@ -109,7 +109,7 @@ class DebugConfig:
 class RunConfig:
     protocol: ProtocolConfig = MISSING
     dataset: DatasetConfig = MISSING
-    baseline: Any = MISSING            # {_target_: module.Class, **kwargs}: instantiated by Hydra
+    baseline: Any = MISSING            # {name: registered name or module:Class, **constructor kwargs}
     metric: dict[str, Any] = field(default_factory=dict)   # per-metric options, see conf/metric
     debug: DebugConfig = field(default_factory=DebugConfig)
     seed: int = 0

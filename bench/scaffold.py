@@ -37,7 +37,7 @@ class {cls}(Baseline):
         self.step = 0
 
     def fit(self, data, ctx) -> FitSummary:
-        batches = data.train_batches(ctx.budget.batch_size, ctx.generator, ctx.device)
+        batches = ctx.batches(data, ctx.budget.batch_size)  # a resumed run sees the same order
         self.step = ctx.start_step
         while not ctx.should_stop(self.step):
             batch = next(batches)

@@ -86,7 +86,7 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
             # the k-means bank is drumbench's own device: a row that has it carries its own name
             raise ValueError(
                 f"{self.meta.name}: templates={templates}, but "
-                + (f"this variant decodes from spectral templates: set templates > 0"
+                + ("this variant decodes from spectral templates: set templates > 0"
                    if self.uses_templates else
                    f"the default row is the family as published, without spectral templates: "
                    f"use baseline={self.meta.name}_templates for the template decoder"))

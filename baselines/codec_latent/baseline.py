@@ -18,7 +18,6 @@ between two quantised embeddings is not a code sequence the prior can draw, so t
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -167,7 +166,7 @@ class CodecLatent(Baseline, Autoencoder, LatentGenerator):
         step = ctx.start_step
         self.train()
         if self.stage == "codec":
-            batches = data.train_batches(self.batch_size or ctx.budget.batch_size, ctx.generator, ctx.device)
+            batches = ctx.batches(data, self.batch_size or ctx.budget.batch_size)  # replays on resume
             while (step < codec_steps and ctx.elapsed() < codec_wall and not ctx.should_stop(step)):
                 self.codec_step(next(batches).audio, step, ctx)
                 if ctx.should_validate(step):

@@ -240,7 +240,7 @@ def fabricate_run(runs_dir: Path, b: FakeBaseline, *, seed: int, dataset: str, c
                   interp_paths: int = 2, interp_steps: int = 6) -> Path:
     """Write one complete ``seed<k>`` folder for baseline ``b``."""
     n = int(sample_rate * clip_seconds)
-    cfg = {"_target_": f"baselines.{safe_part(b.name)}.baseline.Model", **b.config}
+    cfg = {"name": f"baselines.{safe_part(b.name)}.baseline:Model", **b.config}
     protocol_cfg = {"name": protocol, "version": protocol_version, "sample_rate": sample_rate,
                     "clip_seconds": clip_seconds, "clips_per_class": clips_per_class,
                     "seeds": [0, 1, 2], "budget": {"max_steps": 200, "max_wall_s": 60.0},

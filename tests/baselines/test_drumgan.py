@@ -18,38 +18,21 @@ from baselines.drumgan.model import _band_interpolation
 from bench.api.baseline import Condition, LatentGenerator, declared_vs_implemented
 from bench.api.fit import Budget, FitContext, NonFiniteLoss
 from bench.data import timbral
-from bench.data.datamodule import ClipSet, DataModule
+from bench.data.datamodule import DataModule
+from tests.baselines.tiny import CLASSES, RATE, SAMPLES, tiny_clips, tiny_data
 from bench.io_atomic import read_jsonl
 
 CONF = Path(__file__).resolve().parents[2] / "bench" / "conf" / "baseline"
-RATE, SAMPLES, CLASSES = 8000, 4000, 3
-
-
-def _clips(per_class: int, seed: int) -> ClipSet:
-    """Class 0: decaying 110 Hz tone; class 1: decaying 1 kHz tone; class 2: noise burst."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.arange(SAMPLES) / RATE
-    audio, labels = [], []
-    for label in range(CLASSES):
-        for _ in range(per_class):
-            decay = 0.05 + 0.1 * torch.rand(1, generator=g)
-            x = torch.randn(SAMPLES, generator=g) if label == 2 else \
-                torch.sin(2 * math.pi * (110 if label == 0 else 1000) * t)
-            x = x * torch.exp(-t / decay)
-            audio.append(0.89 * x / x.abs().max())
-            labels.append(label)
-    return ClipSet(torch.stack(audio).unsqueeze(1), torch.tensor(labels),
-                   [f"c{i}" for i in range(len(labels))])
+_clips = tiny_clips
 
 
 def _data() -> DataModule:
-    return DataModule(classes=["low", "high", "noise"], sample_rate=RATE, clip_samples=SAMPLES,
-                      train=_clips(4, 0), valid=_clips(2, 1), test=_clips(2, 2), dataset_name="tiny")
+    return tiny_data(4, high_hz=1000.0)
 
 
 def _gan(**overrides) -> DrumGAN:
     cfg = yaml.safe_load((CONF / "drumgan_smoke.yaml").read_text())
-    cfg.pop("_target_")
+    cfg.pop("name")
     torch.manual_seed(0)
     return DrumGAN(num_classes=CLASSES, sample_rate=RATE, clip_samples=SAMPLES, **{**cfg, **overrides})
 

@@ -20,36 +20,12 @@ from baselines.vae.baseline import VAE, VAETemplates
 from bench.api.baseline import Autoencoder, Condition, LatentGenerator, declared_vs_implemented
 from bench.api.fit import Budget, FitContext, NonFiniteLoss
 from bench.data.datamodule import ClipSet, DataModule
+from tests.baselines.tiny import CLASSES, RATE, SAMPLES, tiny_clips, tiny_data
 from bench.io_atomic import read_jsonl
 from bench.metrics.recon import mrstft_distance
 
 CONF = Path(__file__).resolve().parents[2] / "bench" / "conf" / "baseline"
-RATE, SAMPLES, CLASSES = 8000, 4000, 3
-
-
-def _clips(per_class: int, seed: int) -> ClipSet:
-    """Class 0: decaying 110 Hz tone; class 1: decaying 660 Hz tone; class 2: noise burst."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.arange(SAMPLES) / RATE
-    audio, labels = [], []
-    for label in range(CLASSES):
-        for _ in range(per_class):
-            decay = 0.05 + 0.1 * torch.rand(1, generator=g)
-            if label == 2:
-                x = torch.randn(SAMPLES, generator=g)
-            else:
-                x = torch.sin(2 * math.pi * (110 if label == 0 else 660) * t)
-            x = x * torch.exp(-t / decay)
-            audio.append(0.89 * x / x.abs().max())
-            labels.append(label)
-    return ClipSet(torch.stack(audio).unsqueeze(1), torch.tensor(labels),
-                   [f"c{i}" for i in range(len(labels))])
-
-
-def _data(per_class: int = 4) -> DataModule:
-    return DataModule(classes=["low", "high", "noise"], sample_rate=RATE, clip_samples=SAMPLES,
-                      train=_clips(per_class, 0), valid=_clips(2, 1), test=_clips(2, 2),
-                      dataset_name="tiny")
+_clips, _data = tiny_clips, tiny_data
 
 
 def _config(stem: str) -> dict:

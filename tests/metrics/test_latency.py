@@ -81,7 +81,7 @@ def test_latency_of_a_baseline_that_sleeps_a_known_time(tmp_path):
     assert d["throughput_batch"] == 8 and sum(n == 8 for n, _ in sleeper.calls) == 1 + 3
     assert 0.4 * 8 / batch_s < d["throughput_clips_per_s"] <= 8 / batch_s
 
-    assert d["params"] == 55 + 63 + 6
+    assert d["params"] == {"trained": 55 + 63, "frozen": 6, "buffers": 0}
     assert d["checkpoint_bytes"] == 1234 and d["fit_seconds"] == 12.5
     assert d["device"] == "cpu" and d["torch_version"] == torch.__version__
     assert d["num_threads"] == torch.get_num_threads()

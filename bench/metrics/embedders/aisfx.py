@@ -38,7 +38,8 @@ import numpy as np
 import torch
 
 from bench.api.embedder import Embedder, Embedding, EmbedderUnavailable
-from bench.metrics.embedders.common import check_clips, resolve_device
+from bench.device import resolve_device
+from bench.metrics.embedders.common import check_clips
 from bench.progress import bar
 
 SAMPLE_RATE = 44100

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.device import resolve_device  # noqa: F401  (re-exported: the embedders import it here)
 
 
 def check_clips(audio: np.ndarray, embedder: str) -> np.ndarray:

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from bench.api.embedder import Embedder, Embedding, EmbedderUnavailable
-from bench.metrics.embedders.common import check_clips, pad_to, resolve_device
+from bench.device import resolve_device
+from bench.metrics.embedders.common import check_clips, pad_to
 
 PACKAGE = "frechet_audio_distance"
 

@@ -12,7 +12,8 @@ import torch
 import torchaudio
 
 from bench.api.embedder import Embedder, Embedding
-from bench.metrics.embedders.common import check_clips, pad_to, resolve_device
+from bench.device import resolve_device
+from bench.metrics.embedders.common import check_clips, pad_to
 
 SAMPLE_RATE = 16000
 N_FFT = 1024
