@@ -15,6 +15,7 @@ from torch import Tensor
 
 from baselines._common.autoencoder import WaveAutoencoder
 from baselines._common.losses import ReconstructionLoss
+from baselines._common.plumbing import condition_labels, move_optimizer_state
 from baselines._common.priors import GaussianPrior
 from bench.api.baseline import (Autoencoder, Baseline, BaselineMeta, Condition, FitSummary,
                                 LatentGenerator)
@@ -179,14 +180,8 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
     # --- autoencoding and generation --------------------------------------------------------
     def _labels(self, n: int, condition: Condition | None,
                 generator: torch.Generator | None) -> Tensor:
-        """The condition's labels on this device, or uniformly random classes from ``generator``."""
-        labels = None if condition is None else condition.labels
-        if labels is None:
-            return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
-        labels = torch.as_tensor(labels).flatten().to(self.device, torch.long)
-        if labels.shape[0] != n:
-            raise ValueError(f"asked for {n} clips but the condition has {labels.shape[0]} labels")
-        return labels
+        return condition_labels(condition, n, self.num_classes, self.device, generator)
+
 
     def encode(self, audio: Tensor, *, condition: Condition | None = None) -> Tensor:
         labels = None if condition is None else condition.labels
@@ -239,11 +234,6 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
 
     def to(self, device: torch.device | str) -> "AutoencoderBaseline":
         super().to(device)
-        for opt in self._optimizers().values():  # Adam moments follow their parameters
-            # the step count too where the fused kernel reads it on the parameters' device
-            fused = any(group.get("fused") for group in opt.param_groups)
-            for per_param in opt.state.values():
-                for key, value in per_param.items():
-                    if isinstance(value, Tensor) and (key != "step" or fused):
-                        per_param[key] = value.to(self.device)
+        for opt in self._optimizers().values():
+            move_optimizer_state(opt, self.device)
         return self

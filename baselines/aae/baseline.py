@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.nn import functional as F
 
-from baselines._common.baseline import AutoencoderBaseline, templates_variant, adam
+from baselines._common.baseline import AutoencoderBaseline, adam, templates_variant
 from baselines._common.priors import PRIORS, make_prior
 from baselines.aae.model import LatentDiscriminator
 from bench.api.baseline import Autoencoder, Baseline, BaselineMeta, LatentGenerator

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from baselines._common.baseline import adam
+from baselines._common.plumbing import condition_labels, move_optimizer_state
 from baselines._common.losses import ReconstructionLoss
 from baselines.codec_latent.codec import SpectralCodec
 from baselines.codec_latent.prior import CodePrior
@@ -287,13 +288,8 @@ class CodecLatent(Baseline, Autoencoder, LatentGenerator):
 
     # --- autoencoding and generation ------------------------------------------------------
     def _labels(self, n: int, condition: Condition | None, generator: torch.Generator | None) -> Tensor:
-        labels = None if condition is None else condition.labels
-        if labels is None:
-            return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
-        labels = torch.as_tensor(labels).flatten().to(self.device, torch.long)
-        if labels.shape[0] != n:
-            raise ValueError(f"asked for {n} clips but the condition has {labels.shape[0]} labels")
-        return labels
+        return condition_labels(condition, n, self.num_classes, self.device, generator)
+
 
     def encode(self, audio: Tensor, *, condition: Condition | None = None) -> Tensor:
         """Clips → their quantised codec embeddings, flattened ``(n, code_dim·frames)``; the
@@ -358,12 +354,8 @@ class CodecLatent(Baseline, Autoencoder, LatentGenerator):
 
     def to(self, device: torch.device | str) -> "CodecLatent":
         super().to(device)
-        for opt in self._optimizers().values():  # optimiser moments follow their parameters
-            fused = any(group.get("fused") for group in opt.param_groups)
-            for per_param in opt.state.values():
-                for key, value in per_param.items():
-                    if isinstance(value, Tensor) and (key != "step" or fused):
-                        per_param[key] = value.to(self.device)
+        for opt in self._optimizers().values():
+            move_optimizer_state(opt, self.device)
         return self
 
 

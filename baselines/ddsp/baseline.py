@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from baselines._common.baseline import adam
+from baselines._common.plumbing import condition_labels, move_optimizer_state
 from baselines._common.losses import ReconstructionLoss
 from baselines.ddsp.density import ClassDensity
 from baselines.ddsp.model import DDSPAutoencoder
@@ -140,13 +141,8 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
     # --- autoencoding and generation --------------------------------------------------------
     def _labels(self, n: int, condition: Condition | None,
                 generator: torch.Generator | None) -> Tensor:
-        labels = None if condition is None else condition.labels
-        if labels is None:
-            return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
-        labels = torch.as_tensor(labels).flatten().to(self.device, torch.long)
-        if labels.shape[0] != n:
-            raise ValueError(f"asked for {n} clips but the condition has {labels.shape[0]} labels")
-        return labels
+        return condition_labels(condition, n, self.num_classes, self.device, generator)
+
 
     def encode(self, audio: Tensor, *, condition: Condition | None = None) -> Tensor:
         return self.net.encode(audio.to(self.device, torch.float32))[:, : self.latent_dim]
@@ -183,8 +179,5 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
 
     def to(self, device: torch.device | str) -> "DDSP":
         super().to(device)
-        for per_param in self.opt.state.values():  # Adam moments (and fused step) follow
-            for key, value in per_param.items():
-                if isinstance(value, Tensor):
-                    per_param[key] = value.to(self.device)
+        move_optimizer_state(self.opt, self.device)
         return self

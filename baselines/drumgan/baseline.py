@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from baselines._common.plumbing import condition_labels, move_optimizer_state
 from baselines.drumgan.losses import (LOSSES, critic_loss, generator_loss, gradient_penalty,
                                       r1_penalty)
 from baselines.drumgan.model import SpectralCritic, SpectralGenerator
@@ -162,11 +163,7 @@ class DrumGAN(Baseline, LatentGenerator):
         if labels is None:
             if who == "decode":
                 raise ValueError("drumgan.decode needs condition.labels (the class of each code)")
-            return torch.randint(self.num_classes, (n,), generator=generator).to(self.device)
-        labels = torch.as_tensor(labels).flatten().to(self.device, torch.long)
-        if labels.shape[0] != n:
-            raise ValueError(f"asked for {n} clips but the condition has {labels.shape[0]} labels")
-        return labels
+        return condition_labels(condition, n, self.num_classes, self.device, generator)
 
     def _with_extra(self, desc: Tensor, condition: Condition | None) -> Tensor:
         if condition is None or not condition.extra:
@@ -338,10 +335,7 @@ class DrumGAN(Baseline, LatentGenerator):
 
     def to(self, device: torch.device | str) -> "DrumGAN":
         super().to(device)
-        for opt in (self.opt_g, self.opt_d):   # Adam moments follow their parameters
-            for per_param in opt.state.values():
-                for key, value in per_param.items():
-                    if isinstance(value, Tensor) and key != "step":
-                        per_param[key] = value.to(self.device)
+        for opt in (self.opt_g, self.opt_d):
+            move_optimizer_state(opt, self.device)
         return self
 

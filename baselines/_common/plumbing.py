@@ -1,0 +1,30 @@
+"""Small pieces every trained baseline needs the same way: the labels a generation call is for,
+and optimiser state that follows its parameters to a device."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bench.api.baseline import Condition
+
+
+def condition_labels(condition: Condition | None, n: int, num_classes: int, device: torch.device,
+                     generator: torch.Generator | None = None) -> Tensor:
+    """The condition's ``n`` labels on ``device``, or uniformly random classes from ``generator``."""
+    labels = None if condition is None else condition.labels
+    if labels is None:
+        return torch.randint(num_classes, (n,), generator=generator).to(device)
+    labels = torch.as_tensor(labels).flatten().to(device, torch.long)
+    if labels.shape[0] != n:
+        raise ValueError(f"asked for {n} clips but the condition has {labels.shape[0]} labels")
+    return labels
+
+
+def move_optimizer_state(opt: torch.optim.Optimizer, device: torch.device) -> None:
+    """Adam's moments follow their parameters; so does the step count where the fused kernel
+    reads it on the parameters' device (the unfused one wants it on the CPU)."""
+    fused = any(group.get("fused") for group in opt.param_groups)
+    for per_param in opt.state.values():
+        for key, value in per_param.items():
+            if isinstance(value, Tensor) and (key != "step" or fused):
+                per_param[key] = value.to(device)
