@@ -137,12 +137,16 @@ BENCHMARKS.update(SCALE_BENCHMARKS)  # bench/perf_scale.py: Fréchet, bootstrap,
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="drumbench perf")
     parser.add_argument("-o", "--out", type=Path, default=Path("reports/perf.json"))
-    parser.add_argument("--only", default=None, help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--only", default=None, help=f"comma-separated subset of {', '.join(BENCHMARKS)}"
+                        " (or 'suite': only the --suite timing)")
     parser.add_argument("--suite", nargs="?", const="protocol=quick dataset=synthkit", default=None,
                         metavar="ARGS", help="also time one `drumbench suite ARGS` (default: "
                         "'protocol=quick dataset=synthkit'; add e.g. hydra/launcher=joblib)")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(BENCHMARKS)
+    if "suite" in names:  # `--only suite`: the suite timing alone
+        names.remove("suite")
+        args.suite = args.suite or "protocol=quick dataset=synthkit"
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(BENCHMARKS)}")
@@ -159,7 +163,7 @@ def main(argv: list[str]) -> int:
             from bench.perf_scale import bench_suite
 
             print(f"perf: suite {args.suite} ...", flush=True)
-            results["suite"] = bench_suite(args.suite)
+            results["suite"] = bench_suite(args.suite, args.out.with_suffix(".suite.log"))
             print(f"perf: suite: {results['suite']}", flush=True)
     report = {"machine": provenance(resolve_device("auto")), "packages": package_versions(),
               "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

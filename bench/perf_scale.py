@@ -202,15 +202,23 @@ def bench_data_preparation(work: Path) -> dict[str, Any]:
             "speedup": round(first / cached, 1)}
 
 
-def bench_suite(args: str) -> dict[str, Any]:
-    """Wall time of ``drumbench suite <args>`` in a child process (its exit code beside it)."""
+def bench_suite(args: str, log: Path) -> dict[str, Any]:
+    """Wall time of ``drumbench suite <args>`` in a child process (its exit code beside it).
+
+    The child's whole output goes to ``log``, so the per-run lines and the summary table of an
+    hour-long suite are kept beside the JSON, not swallowed.
+    """
     command = [sys.executable, "-m", "bench.cli", "suite", *shlex.split(args)]
+    log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    with open(log, "w") as out:
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, text=True)
     seconds = time.perf_counter() - t0
-    summary = [line for line in done.stdout.splitlines() if "runs complete" in line]
+    lines = log.read_text().splitlines()
+    summary = [line for line in lines if "runs complete" in line]
     return {"command": shlex.join(command[1:]), "seconds": round(seconds, 1),
-            "exit_code": done.returncode, "summary": summary[-1] if summary else done.stderr[-2000:]}
+            "exit_code": done.returncode, "log": str(log),
+            "summary": summary[-1] if summary else "\n".join(lines[-20:])}
 
 
 BENCHMARKS: dict[str, Callable[[Path], dict[str, Any]]] = {

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from baselines._common.autoencoder import WaveAutoencoder
 from baselines._common.losses import ReconstructionLoss
-from baselines._common.plumbing import condition_labels, move_optimizer_state
+from baselines._common.plumbing import clip_gradients, condition_labels, move_optimizer_state
 from baselines._common.priors import GaussianPrior
 from bench.api.baseline import (Autoencoder, Baseline, BaselineMeta, Condition, FitSummary,
                                 LatentGenerator)
@@ -125,7 +125,7 @@ class AutoencoderBaseline(Baseline, Autoencoder, LatentGenerator):
         loss.backward()
         params = [p for group in optimizer.param_groups for p in group["params"]]
         if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            clip_gradients(params, self.grad_clip, step, self.meta.name)
         if self.lr_half_life_steps > 0:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])

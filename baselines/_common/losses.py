@@ -12,6 +12,19 @@ import torch
 from torch import Tensor, nn
 
 
+def magnitude(spec: Tensor) -> Tensor:
+    """``|spec|`` with a zero gradient, not NaN, at subnormal bins (below the dtype's smallest normal).
+
+    A model whose decay underflows writes subnormal samples (~1e-41): there the complex ``abs``
+    backward divides by a magnitude that rounds to 0 and returns NaN, and one such frame turns
+    every weight into NaN at the next update while the loss itself stays finite. The values are
+    those of ``spec.abs()`` bit for bit, and so are the gradients at every other bin.
+    """
+    value = spec.abs()
+    tiny = value.detach() < torch.finfo(value.dtype).tiny
+    return torch.where(tiny, value.detach(), spec.masked_fill(tiny, 1.0).abs())
+
+
 class MultiResolutionSTFTLoss(nn.Module):
     """Mean over the batch of the per-clip MR-STFT distance of ``estimate`` from ``target``."""
 
@@ -33,8 +46,8 @@ class MultiResolutionSTFTLoss(nn.Module):
         total = x.new_zeros(())
         for n_fft, hop in zip(self.fft_sizes, self.hops):
             window = getattr(self, f"window_{n_fft}")
-            mx = torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="constant",
-                            return_complex=True).abs()
+            mx = magnitude(torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="constant",
+                                      return_complex=True))
             my = torch.stft(y, n_fft, hop, window=window, center=True, pad_mode="constant",
                             return_complex=True).abs()
             sc = torch.linalg.vector_norm(my - mx, dim=(1, 2)) / \

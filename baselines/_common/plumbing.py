@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from bench.api.baseline import Condition
+from bench.api.fit import NonFiniteGradient
 
 
 def condition_labels(condition: Condition | None, n: int, num_classes: int, device: torch.device,
@@ -28,3 +29,12 @@ def move_optimizer_state(opt: torch.optim.Optimizer, device: torch.device) -> No
         for key, value in per_param.items():
             if isinstance(value, Tensor) and (key != "step" or fused):
                 per_param[key] = value.to(device)
+
+
+def clip_gradients(params, max_norm: float, step: int, what: str) -> None:
+    """Clip the gradients' global norm to ``max_norm``; a NaN or infinite norm stops the run
+    (``failed`` with this reason) before the optimiser writes it into the weights."""
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    if not torch.isfinite(norm):
+        raise NonFiniteGradient(f"{what}: the gradient norm is {norm.item()} at step {step} "
+                                f"(the loss was finite); no update was made")

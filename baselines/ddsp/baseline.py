@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from baselines._common.baseline import adam
-from baselines._common.plumbing import condition_labels, move_optimizer_state
+from baselines._common.plumbing import clip_gradients, condition_labels, move_optimizer_state
 from baselines._common.losses import ReconstructionLoss
 from baselines.ddsp.density import ClassDensity
 from baselines.ddsp.model import DDSPAutoencoder
@@ -93,7 +93,7 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
+            clip_gradients(self.net.parameters(), self.grad_clip, step, "ddsp")
         self.opt.step()
 
     @torch.no_grad()

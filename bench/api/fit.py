@@ -39,6 +39,10 @@ class NonFiniteLoss(RuntimeError):
     """A logged training value was NaN or infinite: the run stops as ``failed``."""
 
 
+class NonFiniteGradient(NonFiniteLoss):
+    """The loss was finite but its gradient was not: the update would have made every weight NaN."""
+
+
 @dataclass(frozen=True)
 class Budget:
     max_steps: int

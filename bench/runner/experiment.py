@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from bench.api.results import RUN_FILE, RunBaseline, RunDataset, RunRecord, run_dir_for
+from bench.api.results import (METRICS_DIR, RUN_FILE, SAMPLES_DIR, RunBaseline, RunDataset, RunRecord,
+                               run_dir_for)
 from bench.data.build import listening_clips, load_datamodule
 from bench.device import resolve_device
 from bench.hashing import short_hash
@@ -104,6 +106,8 @@ class Run:
         if only == "all" and self.complete() and not self.cfg.force:
             log.info("complete, skipping: %s", self.dir)
             return self.record
+        if self.cfg.force and only in ("all", "fit"):
+            self._discard_training()
         seed_everything(int(self.cfg.seed))
         self.record.status = "running"
         self.record.error = None
@@ -119,6 +123,15 @@ class Run:
         self.record.provenance["finished"] = now()
         self.save()
         return self.record
+
+    def _discard_training(self) -> None:
+        """``force=true`` means a fresh run: drop the checkpoints (else the fit would resume from
+        ``last.pt`` with its spent budget and train nothing), the training log, the samples and
+        the metric files of the previous attempt, and forget its stage records."""
+        for name in ("checkpoints", SAMPLES_DIR, METRICS_DIR):
+            shutil.rmtree(self.dir / name, ignore_errors=True)
+        (self.dir / "events.jsonl").unlink(missing_ok=True)
+        self.record.stages = {}
 
     def _stage(self, stage: str) -> None:
         log.info("%s: %s", stage, self.dir)

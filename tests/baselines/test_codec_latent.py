@@ -15,8 +15,8 @@ import torch
 import yaml
 from torch import nn
 
-from baselines.codec_latent.baseline import CodecLatent, CodecLatentEncodec, stage_budget
-from baselines.codec_latent.pretrained import ENCODEC_CHECKPOINT, PretrainedCodecUnavailable
+from baselines.codec_latent.baseline import CodecLatent, CodecLatentDac, CodecLatentEncodec, stage_budget
+from baselines.codec_latent.pretrained import DAC_CHECKPOINT, ENCODEC_CHECKPOINT, PretrainedCodecUnavailable
 from baselines.codec_latent.prior import CodePrior
 from baselines.codec_latent.rvq import ResidualVQ
 from bench.api.baseline import Condition, declared_vs_implemented
@@ -201,6 +201,39 @@ def test_fit_splits_the_steps_between_codec_and_prior(data, tmp_path):
     assert (summary.extra["codec_steps"], summary.extra["prior_steps"]) == (6, 4)
 
 
+def test_prior_keeps_its_best_valid_nll_checked_every_prior_val_every_steps(data, tmp_path):
+    b = _baseline(data, codec_fraction=0.5, prior_val_every=3)
+    summary = _fit(b, data, tmp_path, Budget(20, 1e9, 4, 0))     # protocol: no validations
+    events = [e for e in read_jsonl(tmp_path / "events.jsonl") if "prior_valid_nll" in e]
+    # prior steps 10..19: a check after every third (12, 15, 18) and one at the end (19)
+    assert [e["step"] for e in events] == [12, 15, 18, 19]
+    assert summary.extra["prior_valid_nll"] == min(e["prior_valid_nll"] for e in events)
+    with pytest.raises(ValueError, match="prior_val_every"):
+        _baseline(data, prior_val_every=0)
+
+
+def test_codec_stage_ends_on_its_best_checked_weights(data, tmp_path, monkeypatch):
+    """The codec is checked every codec_val_every steps and at the end of its stage; the prior
+    then learns the codes of the best-checked codec, whatever the last steps did."""
+    b = _baseline(data, codec_fraction=0.5, codec_val_every=2)
+    distances = iter([3.0, 1.0, 2.0, 5.0, 4.0])     # checks at steps 2, 4, 6, 8 and the last (9)
+    snapshots = []
+
+    def fake_distance(audio):
+        snapshots.append({k: v.clone() for k, v in b.codec.state_dict().items()})
+        return next(distances)
+
+    monkeypatch.setattr(b, "codec_distance", fake_distance)
+    summary = _fit(b, data, tmp_path, Budget(20, 1e9, 4, 0))
+    checks = [e["step"] for e in read_jsonl(tmp_path / "events.jsonl") if "codec_valid_mrstft" in e]
+    assert checks == [2, 4, 6, 8, 9]
+    assert (summary.extra["codec_best_step"], summary.extra["codec_valid_mrstft"]) == (4, 1.0)
+    kept, last = snapshots[1], snapshots[-1]
+    for name, value in b.codec.state_dict().items():
+        assert torch.equal(value, kept[name]), name
+    assert not all(torch.equal(v, last[k]) for k, v in kept.items())  # training had moved on
+
+
 def test_fit_splits_the_wall_budget_between_codec_and_prior(data, tmp_path, monkeypatch):
     """A fake clock advanced one second per training step: the codec stops at its share of the
     wall budget, the prior at the protocol's."""
@@ -223,14 +256,24 @@ def test_fit_splits_the_wall_budget_between_codec_and_prior(data, tmp_path, monk
 
 # --- the pretrained codec ------------------------------------------------------------------
 
-def test_pretrained_codec_without_weights_fails_at_once_naming_the_file(data, tmp_path):
+@pytest.mark.parametrize("variant, checkpoint, host", [
+    (CodecLatentEncodec, ENCODEC_CHECKPOINT, "dl.fbaipublicfiles.com"),
+    (CodecLatentDac, DAC_CHECKPOINT, "github.com/descriptinc/descript-audio-codec")])
+def test_pretrained_codec_without_weights_fails_at_once_naming_the_file(data, tmp_path, variant,
+                                                                        checkpoint, host):
     with pytest.raises(PretrainedCodecUnavailable) as err:
-        CodecLatentEncodec(num_classes=data.num_classes, sample_rate=data.sample_rate,
-                           clip_samples=data.clip_samples, pretrained_dir=str(tmp_path))
+        variant(num_classes=data.num_classes, sample_rate=data.sample_rate,
+                clip_samples=data.clip_samples, pretrained_dir=str(tmp_path))
     message = str(err.value)
-    assert str(tmp_path / ENCODEC_CHECKPOINT) in message
-    assert "dl.fbaipublicfiles.com" in message and "codec: self" in message
-    assert CodecLatentEncodec.meta.variant_of == "codec_latent" and CodecLatentEncodec.meta.devices
+    assert str(tmp_path / checkpoint) in message
+    assert host in message and "codec: self" in message
+    assert variant.meta.variant_of == "codec_latent" and variant.meta.devices
+
+
+def test_pretrained_variant_configs_name_their_classes():
+    for config, cls in (("codec_latent_encodec", CodecLatentEncodec), ("codec_latent_dac", CodecLatentDac)):
+        cfg = yaml.safe_load((CONF / f"{config}.yaml").read_text())
+        assert cfg["name"] == f"{cls.__module__}:{cls.__name__}" and cls.meta.name == config
 
 
 # --- the plugin ------------------------------------------------------------------------------

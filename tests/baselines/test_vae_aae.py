@@ -317,6 +317,20 @@ def test_mrstft_loss_is_zero_for_identical_audio_and_positive_otherwise():
     assert loss(0.5 * x, x).item() > 0.1
 
 
+def test_mrstft_loss_gradient_is_finite_where_the_estimate_underflows():
+    """A decay that underflows writes subnormal samples: the complex abs there has a NaN gradient,
+    which turned every ddsp weight into NaN in a quick run while the loss stayed finite."""
+    loss = MultiResolutionSTFTLoss((256, 64))
+    target = _data().train.audio[:2]
+    estimate = 0.5 * target
+    estimate[..., target.shape[-1] // 2:] = 1e-41   # the second half subnormal (float32)
+    estimate.requires_grad_(True)
+    value = loss(estimate, target)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(estimate.grad).all()
+    assert estimate.grad[..., : target.shape[-1] // 4].abs().sum() > 0     # and it still teaches
+
+
 @pytest.mark.parametrize("cls", [VAE, AAE, VAETemplates, AAETemplates], ids=lambda c: c.meta.name)
 def test_quick_configs_build_at_protocol_scale(cls):
     cfg = _config(cls.meta.name)

@@ -54,3 +54,20 @@ def test_a_second_job_waits_for_the_claim_of_the_same_signature(tmp_path, smoke_
     assert second.wait(timeout=300) == 0, log.read_text()[-3000:]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "ok"
     assert holder(run_dir)["pid"] == second.pid and holder(run_dir)["waited"] is True
+
+
+@pytest.mark.slow
+def test_perf_times_one_suite_and_keeps_its_log(tmp_path, smoke_workspace):
+    """`drumbench perf --only suite` runs the suite in a child and writes its wall time, exit code
+    and summary into the JSON, with the child's whole output kept beside it."""
+    suite = " ".join(["--baselines noise", f"--report {tmp_path / 'site'}",
+                      *sweep_overrides(tmp_path / "runs", smoke_workspace)])
+    out_json = tmp_path / "perf.json"
+    out = cli("perf", "-o", str(out_json), "--only", "suite", "--suite", suite)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    result = json.loads(out_json.read_text())["results"]
+    assert set(result) == {"suite"}   # no other benchmark ran
+    assert result["suite"]["exit_code"] == 0 and result["suite"]["seconds"] > 0
+    assert "1 of 1 runs complete, 0 failed" in result["suite"]["summary"]
+    log = (tmp_path / "perf.suite.log").read_text()
+    assert "[ok] noise" in log and str(tmp_path / "site") in log

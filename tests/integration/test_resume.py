@@ -82,3 +82,21 @@ def test_killed_suite_resumes_and_matches_an_unbroken_run(tmp_path, smoke_worksp
     for module, tensors in theirs.items():
         for name, value in tensors.items():
             assert torch.equal(mine[module][name], value), (module, name)
+
+
+@pytest.mark.slow
+def test_force_trains_afresh_instead_of_resuming(tmp_path, smoke_workspace):
+    """`force=true` on a complete run is a new run: it must not resume from the old `last.pt`
+    (whose spent budget would end the fit at once) nor keep the old run's training log."""
+    overrides = sweep_overrides(tmp_path / "runs", smoke_workspace, "baseline=vae_smoke", *BUDGET)
+    first = run_experiment(compose(overrides))
+    run_dir = Path(first["run_dir"])
+    (run_dir / "metrics" / "stale_metric.json").write_text("{}")
+    again = run_experiment(compose([*overrides, "force=true"]))
+    assert Path(again["run_dir"]) == run_dir and again["status"] == "ok"
+    assert again["stages"]["fit"]["summary"]["steps"] == STEPS
+    events = read_jsonl(run_dir / "events.jsonl")
+    assert not [e for e in events if e["kind"] == "resume"]
+    assert [e["step"] for e in events if e["kind"] == "train"] == list(range(STEPS))  # once, afresh
+    assert not (run_dir / "metrics" / "stale_metric.json").exists()
+    assert (run_dir / "metrics" / "fad_mfcc.json").exists()
