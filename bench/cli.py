@@ -112,6 +112,10 @@ def cmd_ls(argv: list[str]) -> int:
         own = [c for c in (name, f"{name}_smoke") if c in configs["baseline"]]
         print(f"  {name:<16} {registry.origin('baselines', name):<12} {kind:<22} "
               f"{', '.join(own) or '(no config: baseline.name=' + name + ')'}")
+    claimed = {c for name in registry.available("baselines") for c in (name, f"{name}_smoke")}
+    others = [c for c in configs["baseline"] if c not in claimed and not c.endswith("_schema")]
+    if others:  # configs that name their class by module path (opt-in variants such as pretrained codecs)
+        print(f"  other configs: {', '.join(others)}")
     for kind, title in (("embedders", "embedders"), ("metrics", "metrics"), ("sources", "dataset sources")):
         shown = [n if registry.origin(kind, n) == "built-in" else f"{n} ({registry.origin(kind, n)})"
                  for n in registry.available(kind)]

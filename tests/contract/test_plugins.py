@@ -47,6 +47,9 @@ def test_ls_lists_every_group(capsys):
     out = capsys.readouterr().out
     for word in ("vae", "aae", "synthkit", "hydrogen", "quick", "full", "fad", "aisfx", "mel"):
         assert word in out
+    # the pretrained-codec variants have configs but no registry row of their own: still listed
+    other = next(line for line in out.splitlines() if line.strip().startswith("other configs:"))
+    assert "codec_latent_encodec" in other and "codec_latent_dac" in other and "vae_smoke" not in other
 
 
 def test_unknown_command_suggests(capsys):
