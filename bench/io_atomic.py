@@ -53,10 +53,16 @@ def atomic_torch_save(obj: Any, path: Path) -> Path:
 
 
 def atomic_write_with(path: Path, write: Callable[[Path], None]) -> Path:
-    """For writers that want a path (soundfile, numpy, matplotlib): write to a temp path, rename."""
+    """For writers that want a path (soundfile, numpy, matplotlib): write to a temp path, rename.
+
+    The temp name is unique per call (the suffix kept, so writers can infer the format): parallel
+    jobs that write the same shared file, such as the listening clips, never rename each other's
+    temp file away."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         write(tmp)
         os.replace(tmp, path)

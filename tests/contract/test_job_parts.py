@@ -1,5 +1,6 @@
 """The pieces a long sweep rests on, in-process and fast: the data order a resumed run replays,
-the resume state in last.pt, the time limit, threads per job, and reading job outcomes."""
+the resume state in last.pt, the time limit, threads per job, reading job outcomes, and writes
+of one shared file by two jobs."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from omegaconf import OmegaConf
 
 from bench.api.fit import Budget, FitContext
 from bench.data.datamodule import ClipSet, DataModule
-from bench.io_atomic import read_jsonl
+from bench.io_atomic import atomic_write_with, read_jsonl
 from bench.runner.job import threads_for
 from bench.runner.launch import read_outcomes, summary_table, SweepResult
 from bench.runner.time_limit import RunTimeout, time_limit
@@ -120,3 +121,22 @@ def test_a_job_that_died_shows_as_failed(tmp_path):
     assert "ended without reporting" in outcomes[1].reason
     table = summary_table(SweepResult(tmp_path, outcomes))
     assert "1 of 2 runs complete, 1 failed" in table and "ended without reporting" in table
+
+
+def test_two_writers_of_one_shared_file_never_rename_each_other_s_temp_file(tmp_path):
+    """Parallel jobs write the same listening clips into the shared data folder. Here a second
+    writer runs to completion while the first is between its write and its rename, the
+    interleaving that failed a joblib suite's `real` row (FileNotFoundError on the rename) when
+    the temp name was fixed per target."""
+    target = tmp_path / "00-kick" / "real_00.wav"
+
+    def inner(tmp):
+        tmp.write_bytes(b"second")
+
+    def outer(tmp):
+        tmp.write_bytes(b"first")
+        atomic_write_with(target, inner)
+
+    atomic_write_with(target, outer)
+    assert target.read_bytes() == b"first"            # the later rename wins, whole
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp file left
