@@ -177,9 +177,10 @@ def test_ppl_with_the_project_mel_embedder_has_converged_at_the_default_eps():
     eps 1e-5 and 1e-4: float32 decodes are not rounding noise at the default (rounding noise
     would grow 100× per decade of eps). At 1e-3 it is clearly smaller: log-mel magnitudes of
     ringing partials oscillate with phase along the path on a scale of ~1e-3 in t, which a
-    coarser eps averages out. Measured over path seeds 0-2 at 1 and 2 threads (issue #16): 1e-5
-    vs 1e-4 gives 1.03-1.08, 1e-4 vs 1e-3 gives 2.2-2.8; the bounds leave room for other CPUs'
-    float32 paths."""
+    coarser eps averages out (the raw-waveform control below shows the metric itself is
+    eps-consistent). Measured over path seeds 0-2 at 1 and 2 threads (issue #16): 1e-5 vs 1e-4
+    gives 1.03-1.08, 1e-4 vs 1e-3 gives 2.2-2.8; the bounds leave room for other CPUs' float32
+    paths."""
     from bench.metrics.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(None)
@@ -188,7 +189,13 @@ def test_ppl_with_the_project_mel_embedder_has_converged_at_the_default_eps():
     value = {eps: PerceptualPathLength("lerp", eps=eps).compute(ctx).value
              for eps in (1e-5, 1e-4, 1e-3)}
     assert 0.8 < value[1e-5] / value[1e-4] < 1.25, value
-    # rounding noise would make this ratio ~100 (PPL ∝ 1/eps²), a constant decoder 1: both fail
+    # The control: the same metric and paths under the raw waveform as a linear embedding measure
+    # 1.04-1.08 for 1e-4 vs 1e-3 (path seeds 0-2, 1 and 2 threads), so a ratio above 1.5 with mel
+    # is the mel embedder averaging phase wiggles at the coarse eps, not the metric's eps scaling
+    # (an error there would move both ratios alike). Rounding noise would make it ~100 (PPL ∝ 1/eps²).
+    ctx.embed = lambda name, clips: np.asarray(clips, np.float64).reshape(len(clips), -1)
+    linear = {eps: PerceptualPathLength("lerp", eps=eps).compute(ctx).value for eps in (1e-4, 1e-3)}
+    assert 0.8 < linear[1e-4] / linear[1e-3] < 1.25, linear
     assert 1.5 < value[1e-4] / value[1e-3] < 5.0, value
 
 
