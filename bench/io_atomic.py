@@ -13,20 +13,14 @@ from typing import IO, Any
 
 
 def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    """For writers that take an open binary file: flushed to disk before the rename."""
+    def write_file(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write_with(path, write_file)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

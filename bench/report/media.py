@@ -7,11 +7,11 @@ baseline pages is one file, and a rebuild into the same folder redraws nothing i
 """
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.io_atomic import atomic_write_with
 from bench.report.spectrogram import file_hash, spectrogram_png
 
 AUDIO_DIR = "media/audio"
@@ -47,9 +47,7 @@ class MediaStore:
             suffix = wav.suffix.lower() if wav.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3") else ".wav"
             dst = self.audio_dir / f"{digest[:20]}{suffix}"
             if not dst.exists():
-                tmp = dst.with_name(f".{dst.name}.tmp")
-                shutil.copyfile(wav, tmp)
-                os.replace(tmp, dst)
+                atomic_write_with(dst, lambda tmp: shutil.copyfile(wav, tmp))
             png = spectrogram_png(wav, self.spec_dir, digest=digest)
             self.written.update((dst, png))
             self._by_source[wav] = (self.rel(dst), self.rel(png))
