@@ -11,18 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-
-def magnitude(spec: Tensor) -> Tensor:
-    """``|spec|`` with a zero gradient, not NaN, at subnormal bins (below the dtype's smallest normal).
-
-    A model whose decay underflows writes subnormal samples (~1e-41): there the complex ``abs``
-    backward divides by a magnitude that rounds to 0 and returns NaN, and one such frame turns
-    every weight into NaN at the next update while the loss itself stays finite. The values are
-    those of ``spec.abs()`` bit for bit, and so are the gradients at every other bin.
-    """
-    value = spec.abs()
-    tiny = value.detach() < torch.finfo(value.dtype).tiny
-    return torch.where(tiny, value.detach(), spec.masked_fill(tiny, 1.0).abs())
+from baselines._common.stft import magnitude
 
 
 class MultiResolutionSTFTLoss(nn.Module):

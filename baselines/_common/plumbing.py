@@ -1,5 +1,6 @@
 """Small pieces every trained baseline needs the same way: the labels a generation call is for,
-and optimiser state that follows its parameters to a device."""
+optimiser state that follows its parameters to a device, gradient checks that stop on NaN,
+and a learning rate annealed over the protocol's step budget."""
 from __future__ import annotations
 
 import torch
@@ -34,7 +35,34 @@ def move_optimizer_state(opt: torch.optim.Optimizer, device: torch.device) -> No
 def clip_gradients(params, max_norm: float, step: int, what: str) -> None:
     """Clip the gradients' global norm to ``max_norm``; a NaN or infinite norm stops the run
     (``failed`` with this reason) before the optimiser writes it into the weights."""
-    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    _refuse_non_finite(torch.nn.utils.clip_grad_norm_(params, max_norm), step, what)
+
+
+def require_finite_gradients(params, step: int, what: str) -> None:
+    """The guard of :func:`clip_gradients` without clipping, for a model trained unclipped
+    (a GAN): a NaN or infinite gradient stops the run before any optimiser step."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        _refuse_non_finite(torch.nn.utils.get_total_norm(grads), step, what)
+
+
+def _refuse_non_finite(norm: Tensor, step: int, what: str) -> None:
     if not torch.isfinite(norm):
         raise NonFiniteGradient(f"{what}: the gradient norm is {norm.item()} at step {step} "
                                 f"(the loss was finite); no update was made")
+
+
+def anneal_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, max_steps: int,
+              final_fraction: float) -> float:
+    """Set ``opt``'s learning rate for ``step``: linear from ``base_lr`` down to
+    ``final_fraction × base_lr`` at the protocol's ``max_steps`` (budgeted training's linear
+    decay, Li, Yumer & Ramanan, ICLR 2020). It is a function of the step alone, so a resumed
+    run follows the unbroken one exactly; where the wall budget ends a run first, it stops
+    before the rate has fallen all the way. ``final_fraction = 1``: a constant rate."""
+    if not 0.0 <= final_fraction <= 1.0:
+        raise ValueError(f"the final learning-rate fraction must lie in [0, 1], got {final_fraction}")
+    progress = min(1.0, max(0, step) / max(1, max_steps))
+    lr = base_lr * (1.0 - (1.0 - final_fraction) * progress)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    return lr

@@ -21,22 +21,61 @@ def num_frames(num_samples: int, hop: int) -> int:
 
 
 PHASE_MODELS = ("direct", "if", "if_noise")
+# log-magnitudes below this are held there: exp(−80) ≈ 2e-35 is still a normal float32 (inaudible,
+# 700 dB down), while below −87 exp gives subnormals, where torch.polar's backward divides by a
+# magnitude that rounds to 0 and returns NaN (measured: drumgan's weights went NaN at step 573)
+MIN_LOG_MAG = -80.0
+
+
+def magnitude(spec: Tensor) -> Tensor:
+    """``|spec|`` with a zero gradient, not NaN, at subnormal bins (below the dtype's smallest normal).
+
+    A model whose decay underflows writes subnormal samples (~1e-41): there the complex ``abs``
+    backward divides by a magnitude that rounds to 0 and returns NaN, and one such frame turns
+    every weight into NaN at the next update while the loss itself stays finite. The values are
+    those of ``spec.abs()`` bit for bit, and the gradient elsewhere is abs's own, ``z / |z|`` (to
+    float rounding); one ``abs`` forward, not two, as the critic reads every generated batch.
+    """
+    return _SafeAbs.apply(spec)
+
+
+class _SafeAbs(torch.autograd.Function):
+    """One ``abs`` forward; backward ``grad · z / |z|`` where ``|z|`` is a normal number, else 0."""
+
+    @staticmethod
+    def forward(ctx, spec: Tensor) -> Tensor:  # noqa: D102
+        value = spec.abs()
+        ctx.save_for_backward(spec, value)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # noqa: D102
+        spec, value = ctx.saved_tensors
+        normal = value >= torch.finfo(value.dtype).tiny
+        return grad * torch.where(normal, spec / torch.where(normal, value, 1.0), 0.0)
 
 
 class LogMelFrontEnd(nn.Module):
-    """``(B, 1, T)`` waveform → ``(B, n_mels, frames)`` log-mel magnitudes."""
+    """``(B, 1, T)`` waveform → ``(B, n_mels, frames)`` log-mel magnitudes.
+
+    A GAN's critic back-propagates through it into generated audio, so the magnitude is
+    :func:`magnitude`'s (torchaudio's ``power=1`` is ``abs``, whose backward is NaN at subnormal
+    bins); the values are the same bit for bit.
+    """
 
     def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int, floor: float = 1e-5) -> None:
         super().__init__()
         self.hop = hop
         self.floor = floor
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=1.0,
+            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels, power=None,
             center=True, pad_mode="constant", f_min=0.0, f_max=sample_rate / 2, norm="slaney",
             mel_scale="slaney")
 
     def forward(self, audio: Tensor) -> Tensor:
-        return torch.log(self.mel(audio[:, 0]) + self.floor)
+        # the transform's own two stages (its buffers stay where checkpoints expect them)
+        spec = magnitude(self.mel.spectrogram(audio[:, 0]))
+        return torch.log(self.mel.mel_scale(spec) + self.floor)
 
 
 class ISTFTSynth(nn.Module):
@@ -94,14 +133,14 @@ class ISTFTSynth(nn.Module):
         log_mag, u = params[0], params[1]
         if envelope is not None:
             log_mag = log_mag + envelope
-        mag = torch.exp(log_mag.clamp(max=self.max_log_mag))
+        mag = torch.exp(log_mag.clamp(MIN_LOG_MAG, self.max_log_mag))
         if self.phase == "direct":
             spec = torch.polar(mag, u)
         else:
             spec = torch.polar(mag, torch.cumsum(self.bin_advance + math.pi * torch.tanh(u), dim=2))
         if self.phase == "if_noise":
             noise_log_mag = params[2] if envelope is None else params[2] + envelope
-            noise_mag = torch.exp(noise_log_mag.clamp(max=self.max_log_mag))
+            noise_mag = torch.exp(noise_log_mag.clamp(MIN_LOG_MAG, self.max_log_mag))
             if self.training:
                 noise_phase = 2 * math.pi * torch.rand_like(noise_mag)
             else:

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from baselines._common.baseline import adam
-from baselines._common.plumbing import clip_gradients, condition_labels, move_optimizer_state
+from baselines._common.plumbing import (anneal_lr, clip_gradients, condition_labels,
+                                        move_optimizer_state)
 from baselines._common.losses import ReconstructionLoss
 from baselines.ddsp.density import ClassDensity
 from baselines.ddsp.model import DDSPAutoencoder
@@ -50,6 +51,7 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
                  grad_clip: float = 1.0, fft_sizes: Sequence[int] = (2048, 1024, 512, 256, 128, 64),
                  stft_hop_ratio: float = 0.5, wave_weight: float = 0.0, label_dropout: float = 0.1,
                  kl_weight: float = 0.01, kl_warmup_steps: int = 200, batch_size: int | None = None,
+                 lr_final_fraction: float = 1.0,
                  density_components: int = 4, density_min_clips: int = 10, **net: Any) -> None:
         super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
         if not 0.0 <= label_dropout < 1.0:
@@ -59,7 +61,10 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
                              f"kl_weight={kl_weight}, kl_warmup_steps={kl_warmup_steps}")
         if batch_size is not None and int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or null, got {batch_size!r}")
+        if not 0.0 <= lr_final_fraction <= 1.0:
+            raise ValueError(f"lr_final_fraction must lie in [0, 1], got {lr_final_fraction}")
         self.batch_size = None if batch_size is None else int(batch_size)
+        self.lr, self.lr_final_fraction = float(lr), float(lr_final_fraction)
         self.latent_dim = int(latent_dim)
         self.label_dropout, self.grad_clip = float(label_dropout), float(grad_clip)
         self.kl_weight, self.kl_warmup_steps = float(kl_weight), int(kl_warmup_steps)
@@ -94,6 +99,7 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
         loss.backward()
         if self.grad_clip > 0:
             clip_gradients(self.net.parameters(), self.grad_clip, step, "ddsp")
+        anneal_lr(self.opt, self.lr, step, ctx.budget.max_steps, self.lr_final_fraction)
         self.opt.step()
 
     @torch.no_grad()

@@ -21,7 +21,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from baselines._common.plumbing import condition_labels, move_optimizer_state
+from baselines._common.plumbing import (anneal_lr, condition_labels, move_optimizer_state,
+                                        require_finite_gradients)
 from baselines.drumgan.losses import (LOSSES, critic_loss, generator_loss, gradient_penalty,
                                       r1_penalty)
 from baselines.drumgan.model import SpectralCritic, SpectralGenerator
@@ -59,13 +60,14 @@ class DrumGAN(Baseline, LatentGenerator):
                  class_weight: float = 1.0, descriptor_weight: float = 10.0,
                  use_descriptors: bool = True, ema_decay: float = 0.99,
                  batch_size: int | None = 16, max_critic_score: float = 1e4,
+                 lr_final_fraction: float = 1.0,
                  label_dim: int = 32, style_dim: int = 128,
                  gen_widths: Sequence[int] = (128, 96, 64, 48), gen_blocks: int = 1,
                  n_fft: int = 1024, hop: int = 256, phase: str = "if_noise",
                  init_log_mag: float = 2.0, positional: bool = True, decay_bands: int = 32,
                  critic_widths: Sequence[int] = (64, 96, 128), critic_feature_dim: int = 128,
                  critic_n_fft: int = 1024, critic_hop: int = 256, critic_mels: int = 64,
-                 projection: bool = True) -> None:
+                 projection: bool = True, minibatch_std_group: int = 0) -> None:
         super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; choose one of {LOSSES}")
@@ -82,6 +84,9 @@ class DrumGAN(Baseline, LatentGenerator):
             raise ValueError(f"ema_decay must lie in [0, 1), got {ema_decay}")
         if batch_size is not None and int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or null, got {batch_size!r}")
+        if not 0.0 <= lr_final_fraction <= 1.0:
+            raise ValueError(f"lr_final_fraction must lie in [0, 1], got {lr_final_fraction}")
+        self.lr_g, self.lr_d, self.lr_final_fraction = float(lr_g), float(lr_d), float(lr_final_fraction)
         self.latent_dim, self.loss = int(latent_dim), loss
         self.r1_gamma, self.r1_every, self.gp_weight, self.drift = float(r1_gamma), int(r1_every), \
             float(gp_weight), float(drift)
@@ -100,7 +105,8 @@ class DrumGAN(Baseline, LatentGenerator):
         self.critic = SpectralCritic(num_classes=self.num_classes, clip_samples=self.clip_samples,
                                      sample_rate=self.sample_rate, descriptors=d, widths=critic_widths,
                                      feature_dim=critic_feature_dim, n_fft=critic_n_fft,
-                                     hop=critic_hop, n_mels=critic_mels, projection=projection)
+                                     hop=critic_hop, n_mels=critic_mels, projection=projection,
+                                     minibatch_std_group=minibatch_std_group)
         # generation uses an exponential moving average of the generator's weights (ProGAN's
         # practice, which DrumGAN's code base inherits); its parameters are not trained directly
         self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False) if ema_decay > 0 else None
@@ -280,6 +286,11 @@ class DrumGAN(Baseline, LatentGenerator):
         d_loss.backward(inputs=list(self.critic.parameters()), retain_graph=update_g)
         if update_g:
             g_loss.backward(inputs=list(self.gen.parameters()))
+        require_finite_gradients(self.critic.parameters(), step, "drumgan critic")
+        if update_g:
+            require_finite_gradients(self.gen.parameters(), step, "drumgan generator")
+        for opt, lr in ((self.opt_d, self.lr_d), (self.opt_g, self.lr_g)):
+            anneal_lr(opt, lr, step, ctx.budget.max_steps, self.lr_final_fraction)
         self.opt_d.step()
         if update_g:
             self.opt_g.step()

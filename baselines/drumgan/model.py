@@ -151,11 +151,16 @@ class SpectralCritic(nn.Module):
 
     def __init__(self, *, num_classes: int, clip_samples: int, sample_rate: int, descriptors: int,
                  widths: Sequence[int] = (128, 192, 256), feature_dim: int = 256, n_fft: int = 1024,
-                 hop: int = 256, n_mels: int = 80, projection: bool = True) -> None:
+                 hop: int = 256, n_mels: int = 80, projection: bool = True,
+                 minibatch_std_group: int = 0) -> None:
         super().__init__()
         widths = list(widths)
         if not widths:
             raise ValueError("critic widths need at least one level")
+        if minibatch_std_group < 0:
+            raise ValueError(f"minibatch_std_group must be ≥ 0 (0: no minibatch-std feature), "
+                             f"got {minibatch_std_group}")
+        self.std_group = int(minibatch_std_group)
         _positive(num_classes=num_classes, feature_dim=feature_dim, n_mels=n_mels,
                   **{f"widths[{i}]": w for i, w in enumerate(widths)})
         self.num_classes, self.clip_samples = num_classes, clip_samples
@@ -168,7 +173,7 @@ class SpectralCritic(nn.Module):
             self.convs.append(nn.Conv1d(w_in, w_in, 3, padding=1))
             self.down.append(nn.Conv1d(w_in, w_out, 4, stride=2, padding=1))
             frames = max(1, (frames + 2 - 4) // 2 + 1)
-        self.feature = nn.Linear(widths[-1] * frames, feature_dim)
+        self.feature = nn.Linear((widths[-1] + (1 if self.std_group else 0)) * frames, feature_dim)
         self.score = nn.Linear(feature_dim, 1)
         self.project = nn.Embedding(num_classes, feature_dim) if projection else None
         if self.project is not None:
@@ -189,9 +194,26 @@ class SpectralCritic(nn.Module):
         for conv, down in zip(self.convs, self.down):
             h = h + conv(F.leaky_relu(h, 0.2))
             h = down(F.leaky_relu(h, 0.2))
+        if self.std_group:
+            h = torch.cat([h, minibatch_std(h, self.std_group)], dim=1)
         phi = F.leaky_relu(self.feature(h.flatten(1)), 0.2)
         score = self.score(phi).squeeze(1)
         if self.project is not None:
             score = score + (self.project(labels) * phi).sum(dim=1)
         regressed = self.regress(phi) if self.regress is not None else None
         return score, self.classify(phi), regressed
+
+
+def minibatch_std(h: Tensor, group: int) -> Tensor:
+    """ProGAN's minibatch standard deviation (Karras et al. 2018), which DrumGAN's critic has: per
+    group of ``group`` examples, the deviation across the group of every feature, averaged to one
+    number per frame and given to each member as an extra channel ``(B, 1, frames)``. A critic
+    that sees how alike a batch is can punish a generator that gives every code the same sound.
+    A batch that ``group`` does not divide is taken as one group."""
+    batch, _, frames = h.shape
+    g = group if batch % group == 0 and batch >= group else batch
+    if g < 2:
+        return h.new_zeros(batch, 1, frames)
+    grouped = h.view(g, batch // g, -1, frames)          # member, group, channel, frame
+    std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=1, keepdim=True)  # (B/g, 1, F)
+    return std.repeat(g, 1, 1)

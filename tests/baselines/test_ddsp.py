@@ -111,6 +111,16 @@ def test_fit_stops_on_the_wall_budget(tmp_path):
     assert not [e for e in events if e["kind"] == "train"]
 
 
+def test_lr_final_fraction_anneals_the_rate_over_the_protocol_s_max_steps(tmp_path):
+    constant, annealed = _build(), _build(lr_final_fraction=0.25)
+    for b in (constant, annealed):
+        _fit(b, _data(), tmp_path / str(id(b)), steps=4, val_every=0)
+    base = constant.lr
+    assert constant.opt.param_groups[0]["lr"] == pytest.approx(base)
+    # the last update (step 3 of 4) ran at 1 − 0.75 · 3/4 of the base rate
+    assert annealed.opt.param_groups[0]["lr"] == pytest.approx(base * (1 - 0.75 * 3 / 4))
+
+
 @pytest.mark.slow
 def test_reconstruction_loss_falls_when_overfitting_a_tiny_set(tmp_path):
     b = _build()

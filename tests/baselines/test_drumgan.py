@@ -16,7 +16,7 @@ from baselines.drumgan.baseline import CriticDiverged, DrumGAN
 from baselines.drumgan.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
 from baselines.drumgan.model import _band_interpolation
 from bench.api.baseline import Condition, LatentGenerator, declared_vs_implemented
-from bench.api.fit import Budget, FitContext, NonFiniteLoss
+from bench.api.fit import Budget, FitContext, NonFiniteGradient, NonFiniteLoss
 from bench.data import timbral
 from bench.data.datamodule import DataModule
 from tests.baselines.tiny import CLASSES, RATE, SAMPLES, tiny_clips, tiny_data
@@ -79,6 +79,26 @@ def test_band_interpolation_is_a_partition_of_unity():
 
 
 # --- the plugin --------------------------------------------------------------------------------
+def test_minibatch_std_is_zero_for_a_batch_of_copies_and_grows_with_their_spread():
+    from baselines.drumgan.model import minibatch_std
+    same = torch.randn(1, 3, 5).repeat(8, 1, 1)
+    spread = same + torch.randn(8, 3, 5)
+    assert minibatch_std(same, 4).shape == (8, 1, 5)
+    assert minibatch_std(same, 4).abs().max() < 1e-3
+    wide, narrow = minibatch_std(spread * 3, 4), minibatch_std(spread, 4)
+    assert torch.allclose(wide, 3 * narrow, rtol=1e-4)
+    # members of one group (examples 0, 2, 4, 6 with 8 clips in groups of 4) share the value
+    assert torch.equal(narrow[0], narrow[2]) and torch.equal(narrow[0], narrow[6])
+    assert minibatch_std(spread[:3], 4).shape == (3, 1, 5)      # 4 does not divide 3: one group
+
+
+def test_the_critic_takes_the_minibatch_std_feature_when_asked(tmp_path):
+    gan = _gan(minibatch_std_group=2)
+    _fit(gan, _data(), tmp_path, steps=2)
+    assert gan.critic.feature.in_features == _gan().critic.feature.in_features + \
+        gan.critic.feature.in_features // (gan.critic.convs[-1].in_channels + 1)
+
+
 def test_declares_and_implements_a_conditional_latent_generator():
     gan = _gan()
     assert isinstance(gan, LatentGenerator) and declared_vs_implemented(gan) == []
@@ -149,6 +169,14 @@ def test_both_losses_train_and_log_their_terms(tmp_path, loss):
     assert any(not torch.equal(a, b) for a, b in zip(before, gan.gen.parameters()))
 
 
+def test_lr_final_fraction_anneals_both_rates_over_the_protocol_s_max_steps(tmp_path):
+    gan = _gan(lr_final_fraction=0.0, lr_g=1e-3, lr_d=2e-3)
+    _fit(gan, _data(), tmp_path, steps=4)
+    # the last update (step 3 of 4) ran at a quarter of each base rate
+    assert gan.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 / 4)
+    assert gan.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 / 4)
+
+
 def test_a_nan_stops_the_run_before_it_reaches_the_weights(tmp_path):
     gan = _gan()
     data = _data()
@@ -158,6 +186,23 @@ def test_a_nan_stops_the_run_before_it_reaches_the_weights(tmp_path):
     with pytest.raises(NonFiniteLoss, match="d_loss"):
         _fit(gan, data, tmp_path, steps=50)
     assert all(torch.equal(a, b) for a, b in zip(weights, gan.critic.parameters()))
+
+
+def test_a_non_finite_gradient_stops_the_run_before_either_update(tmp_path, monkeypatch):
+    gan = _gan()
+    critic, gen = ([p.detach().clone() for p in m.parameters()] for m in (gan.critic, gan.gen))
+    backward = torch.Tensor.backward
+
+    def poisoned(loss, *args, **kwargs):      # finite losses, one NaN gradient on the generator
+        backward(loss, *args, **kwargs)
+        grad = next(gan.gen.parameters()).grad
+        if grad is not None:
+            grad.view(-1)[0] = float("nan")
+    monkeypatch.setattr(torch.Tensor, "backward", poisoned)
+    with pytest.raises(NonFiniteGradient, match="drumgan generator: the gradient norm is nan at step 0"):
+        _fit(gan, _data(), tmp_path, steps=3)
+    assert all(torch.equal(a, b) for a, b in zip(critic, gan.critic.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(gen, gan.gen.parameters()))
 
 
 def test_a_diverging_critic_stops_the_run_with_its_scores(tmp_path):
