@@ -52,6 +52,14 @@ def _refuse_non_finite(norm: Tensor, step: int, what: str) -> None:
                                 f"(the loss was finite); no update was made")
 
 
+def checked_final_fraction(value: float) -> float:
+    """A baseline's ``lr_final_fraction``, refused at construction when outside [0, 1]."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"the final learning-rate fraction (lr_final_fraction) must lie in [0, 1], "
+                         f"got {value}")
+    return float(value)
+
+
 def anneal_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, max_steps: int,
               final_fraction: float) -> float:
     """Set ``opt``'s learning rate for ``step``: linear from ``base_lr`` down to
@@ -59,8 +67,7 @@ def anneal_lr(opt: torch.optim.Optimizer, base_lr: float, step: int, max_steps: 
     decay, Li, Yumer & Ramanan, ICLR 2020). It is a function of the step alone, so a resumed
     run follows the unbroken one exactly; where the wall budget ends a run first, it stops
     before the rate has fallen all the way. ``final_fraction = 1``: a constant rate."""
-    if not 0.0 <= final_fraction <= 1.0:
-        raise ValueError(f"the final learning-rate fraction must lie in [0, 1], got {final_fraction}")
+    final_fraction = checked_final_fraction(final_fraction)
     progress = min(1.0, max(0, step) / max(1, max_steps))
     lr = base_lr * (1.0 - (1.0 - final_fraction) * progress)
     for group in opt.param_groups:

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from baselines._common.baseline import adam
-from baselines._common.plumbing import (anneal_lr, clip_gradients, condition_labels,
-                                        move_optimizer_state)
+from baselines._common.plumbing import (anneal_lr, checked_final_fraction, clip_gradients,
+                                        condition_labels, move_optimizer_state)
 from baselines._common.losses import ReconstructionLoss
 from baselines.ddsp.density import ClassDensity
 from baselines.ddsp.model import DDSPAutoencoder
@@ -61,10 +61,8 @@ class DDSP(Baseline, Autoencoder, LatentGenerator):
                              f"kl_weight={kl_weight}, kl_warmup_steps={kl_warmup_steps}")
         if batch_size is not None and int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or null, got {batch_size!r}")
-        if not 0.0 <= lr_final_fraction <= 1.0:
-            raise ValueError(f"lr_final_fraction must lie in [0, 1], got {lr_final_fraction}")
         self.batch_size = None if batch_size is None else int(batch_size)
-        self.lr, self.lr_final_fraction = float(lr), float(lr_final_fraction)
+        self.lr, self.lr_final_fraction = float(lr), checked_final_fraction(lr_final_fraction)
         self.latent_dim = int(latent_dim)
         self.label_dropout, self.grad_clip = float(label_dropout), float(grad_clip)
         self.kl_weight, self.kl_warmup_steps = float(kl_weight), int(kl_warmup_steps)

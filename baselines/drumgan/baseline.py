@@ -21,8 +21,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from baselines._common.plumbing import (anneal_lr, condition_labels, move_optimizer_state,
-                                        require_finite_gradients)
+from baselines._common.plumbing import (anneal_lr, checked_final_fraction, condition_labels,
+                                        move_optimizer_state, require_finite_gradients)
 from baselines.drumgan.losses import (LOSSES, critic_loss, generator_loss, gradient_penalty,
                                       r1_penalty)
 from baselines.drumgan.model import SpectralCritic, SpectralGenerator
@@ -84,9 +84,8 @@ class DrumGAN(Baseline, LatentGenerator):
             raise ValueError(f"ema_decay must lie in [0, 1), got {ema_decay}")
         if batch_size is not None and int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or null, got {batch_size!r}")
-        if not 0.0 <= lr_final_fraction <= 1.0:
-            raise ValueError(f"lr_final_fraction must lie in [0, 1], got {lr_final_fraction}")
-        self.lr_g, self.lr_d, self.lr_final_fraction = float(lr_g), float(lr_d), float(lr_final_fraction)
+        self.lr_g, self.lr_d = float(lr_g), float(lr_d)
+        self.lr_final_fraction = checked_final_fraction(lr_final_fraction)
         self.latent_dim, self.loss = int(latent_dim), loss
         self.r1_gamma, self.r1_every, self.gp_weight, self.drift = float(r1_gamma), int(r1_every), \
             float(gp_weight), float(drift)

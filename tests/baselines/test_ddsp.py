@@ -121,6 +121,11 @@ def test_lr_final_fraction_anneals_the_rate_over_the_protocol_s_max_steps(tmp_pa
     assert annealed.opt.param_groups[0]["lr"] == pytest.approx(base * (1 - 0.75 * 3 / 4))
 
 
+def test_an_lr_final_fraction_outside_0_1_is_refused_when_the_baseline_is_built():
+    with pytest.raises(ValueError, match=r"lr_final_fraction\) must lie in \[0, 1\], got 1.5"):
+        _build(lr_final_fraction=1.5)
+
+
 @pytest.mark.slow
 def test_reconstruction_loss_falls_when_overfitting_a_tiny_set(tmp_path):
     b = _build()

@@ -95,8 +95,9 @@ def test_minibatch_std_is_zero_for_a_batch_of_copies_and_grows_with_their_spread
 def test_the_critic_takes_the_minibatch_std_feature_when_asked(tmp_path):
     gan = _gan(minibatch_std_group=2)
     _fit(gan, _data(), tmp_path, steps=2)
-    assert gan.critic.feature.in_features == _gan().critic.feature.in_features + \
-        gan.critic.feature.in_features // (gan.critic.convs[-1].in_channels + 1)
+    width = gan.critic.convs[-1].in_channels                  # channels after the last level
+    frames = _gan().critic.feature.in_features // width
+    assert gan.critic.feature.in_features == (width + 1) * frames   # one more channel: the std
 
 
 def test_declares_and_implements_a_conditional_latent_generator():

@@ -196,6 +196,8 @@ def test_ppl_with_the_project_mel_embedder_has_converged_at_the_default_eps():
     ctx.embed = lambda name, clips: np.asarray(clips, np.float64).reshape(len(clips), -1)
     linear = {eps: PerceptualPathLength("lerp", eps=eps).compute(ctx).value for eps in (1e-4, 1e-3)}
     assert 0.8 < linear[1e-4] / linear[1e-3] < 1.25, linear
+    # Deliberate: pins why the default eps is 1e-4, not 1e-3 (too coarse under mel). Fails if eps
+    # were ignored (ratio 1), mis-scaled (~10 or ~0.1) or rounding-bound (~100).
     assert 1.5 < value[1e-4] / value[1e-3] < 5.0, value
 
 
