@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bench.api.fit import FitContext
     from bench.data.datamodule import DataModule
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2   # 2: the critic's trunks became a list (one per resolution)
 
 
 class CriticDiverged(RuntimeError):
@@ -65,9 +65,13 @@ class DrumGAN(Baseline, LatentGenerator):
                  gen_widths: Sequence[int] = (128, 96, 64, 48), gen_blocks: int = 1,
                  n_fft: int = 1024, hop: int = 256, phase: str = "if_noise",
                  init_log_mag: float = 2.0, positional: bool = True, decay_bands: int = 32,
+                 fine_n_fft: int = 0, fine_hop: int = 64, fine_width: int = 32,
+                 fine_init_log_mag: float = -2.0,
                  critic_widths: Sequence[int] = (64, 96, 128), critic_feature_dim: int = 128,
                  critic_n_fft: int = 1024, critic_hop: int = 256, critic_mels: int = 64,
-                 projection: bool = True, minibatch_std_group: int = 0) -> None:
+                 projection: bool = True, minibatch_std_group: int = 0,
+                 critic_fine_n_fft: int = 0, critic_fine_hop: int = 64, critic_fine_mels: int = 40,
+                 critic_fine_widths: Sequence[int] = (32, 64, 64, 64)) -> None:
         super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; choose one of {LOSSES}")
@@ -100,12 +104,16 @@ class DrumGAN(Baseline, LatentGenerator):
                                      style_dim=style_dim, widths=gen_widths, blocks=gen_blocks,
                                      n_fft=n_fft, hop=hop, phase=phase, init_log_mag=init_log_mag,
                                      positional=positional, bands=decay_bands,
+                                     fine_n_fft=fine_n_fft, fine_hop=fine_hop, fine_width=fine_width,
+                                     fine_init_log_mag=fine_init_log_mag,
                                      sample_rate=self.sample_rate)
         self.critic = SpectralCritic(num_classes=self.num_classes, clip_samples=self.clip_samples,
                                      sample_rate=self.sample_rate, descriptors=d, widths=critic_widths,
                                      feature_dim=critic_feature_dim, n_fft=critic_n_fft,
                                      hop=critic_hop, n_mels=critic_mels, projection=projection,
-                                     minibatch_std_group=minibatch_std_group)
+                                     minibatch_std_group=minibatch_std_group,
+                                     fine_n_fft=critic_fine_n_fft, fine_hop=critic_fine_hop,
+                                     fine_mels=critic_fine_mels, fine_widths=critic_fine_widths)
         # generation uses an exponential moving average of the generator's weights (ProGAN's
         # practice, which DrumGAN's code base inherits); its parameters are not trained directly
         self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False) if ema_decay > 0 else None
@@ -257,9 +265,9 @@ class DrumGAN(Baseline, LatentGenerator):
         if real_desc is not None:
             d_aux = d_aux + self.descriptor_weight * F.mse_loss(real_desc, desc)
             g_aux = g_aux + self.descriptor_weight * F.mse_loss(fake_desc, desc)
-        penalty = real_feats.new_zeros(())
+        penalty = real_feats[0].new_zeros(())
 
-        def score(feats: Tensor) -> Tensor:
+        def score(feats: tuple[Tensor, ...]) -> Tensor:
             return self.critic(feats, labels)[0]
 
         if self.loss == "wgan_gp":

@@ -9,7 +9,8 @@
   (measured in baselines/drumgan/README.md).
 
 Penalties are taken with respect to the critic's input features, which ``score`` maps to one
-number per example.
+number per example: one tensor, or a tuple of them (a critic that reads several resolutions), whose
+gradients then count together as one vector per example.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 LOSSES = ("ns_r1", "wgan_gp")
+
+Features = Tensor | tuple[Tensor, ...]
 
 
 def critic_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
@@ -40,23 +43,30 @@ def generator_loss(kind: str, fake: Tensor) -> Tensor:
     raise ValueError(f"unknown GAN loss {kind!r}; choose one of {LOSSES}")
 
 
-def _input_gradient(score: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(score(x).sum(), x, create_graph=True)
-    return grad.flatten(1)
+def _input_gradient(score: Callable[[Features], Tensor], x: Features) -> Tensor:
+    """``∇ score`` at ``x``, flattened to ``(B, n)`` (the parts of a tuple side by side)."""
+    parts = tuple(p.detach().requires_grad_(True) for p in (x if isinstance(x, tuple) else (x,)))
+    grads = torch.autograd.grad(score(parts if isinstance(x, tuple) else parts[0]).sum(), parts,
+                                create_graph=True, allow_unused=True, materialize_grads=True)
+    return torch.cat([g.flatten(1) for g in grads], dim=1)
 
 
-def gradient_penalty(score: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+def gradient_penalty(score: Callable[[Features], Tensor], real: Features, fake: Features,
                      generator: torch.Generator | None = None) -> Tensor:
-    """WGAN-GP: ``E[(‖∇D(x̂)‖ − 1)²]`` at ``x̂ = α·real + (1 − α)·fake``, α ~ U(0, 1) per example.
-    Zero for a critic whose gradient has unit norm everywhere (a 1-Lipschitz linear map)."""
-    if real.shape != fake.shape:
-        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
-    alpha = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator).to(real)
-    mixed = alpha * real.detach() + (1 - alpha) * fake.detach()
-    return (_input_gradient(score, mixed).norm(dim=1) - 1.0).pow(2).mean()
+    """WGAN-GP: ``E[(‖∇D(x̂)‖ − 1)²]`` at ``x̂ = α·real + (1 − α)·fake``, α ~ U(0, 1) per example
+    (the same α for every part of a tuple). Zero for a critic whose gradient has unit norm
+    everywhere (a 1-Lipschitz linear map)."""
+    reals, fakes = (real, fake) if isinstance(real, tuple) else ((real,), (fake,))
+    if len(reals) != len(fakes) or any(r.shape != f.shape for r, f in zip(reals, fakes)):
+        raise ValueError(f"real {[tuple(r.shape) for r in reals]} and fake "
+                         f"{[tuple(f.shape) for f in fakes]} differ in shape")
+    alpha = torch.rand(reals[0].shape[0], generator=generator).to(reals[0])
+    mixed = tuple(torch.lerp(f.detach(), r.detach(), alpha.view((-1,) + (1,) * (r.ndim - 1)))
+                  for r, f in zip(reals, fakes))
+    return (_input_gradient(score, mixed if isinstance(real, tuple) else mixed[0]).norm(dim=1)
+            - 1.0).pow(2).mean()
 
 
-def r1_penalty(score: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+def r1_penalty(score: Callable[[Features], Tensor], real: Features) -> Tensor:
     """R1: ``E[‖∇D(x)‖²]`` on real examples (multiply by γ/2)."""
     return _input_gradient(score, real).pow(2).sum(dim=1).mean()

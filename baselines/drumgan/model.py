@@ -47,7 +47,8 @@ class SpectralGenerator(nn.Module):
                  label_dim: int = 32, style_dim: int = 128, widths: Sequence[int] = (192, 128, 96, 64),
                  blocks: int = 1, n_fft: int = 1024, hop: int = 256, phase: str = "if_noise",
                  init_log_mag: float = -4.0, positional: bool = True, bands: int = 0,
-                 sample_rate: int = 16000) -> None:
+                 fine_n_fft: int = 0, fine_hop: int = 64, fine_width: int = 32,
+                 fine_init_log_mag: float = -2.0, sample_rate: int = 16000) -> None:
         super().__init__()
         widths = list(widths)
         if not widths:
@@ -77,6 +78,9 @@ class SpectralGenerator(nn.Module):
                                 init_log_mag=init_log_mag)
         self.decay = BandDecayEnvelope(style_dim, bands, n_fft, hop, self.frames,
                                        sample_rate=sample_rate) if bands else None
+        self.fine = FineBranch(widths[-1], style_dim, fine_width, fine_n_fft, fine_hop, clip_samples,
+                               positional=positional, init_log_mag=fine_init_log_mag) \
+            if fine_n_fft else None
 
     def forward(self, z: Tensor, descriptors: Tensor, labels: Tensor) -> Tensor:
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -96,7 +100,36 @@ class SpectralGenerator(nn.Module):
         h = F.leaky_relu(h[..., : self.frames], 0.2)
         if h.shape[-1] < self.frames:  # too few levels for this clip length
             h = F.interpolate(h, size=self.frames, mode="linear", align_corners=False)
-        return self.synth(h, None if self.decay is None else self.decay(style))
+        wave = self.synth(h, None if self.decay is None else self.decay(style))
+        return wave if self.fine is None else wave + self.fine(h, style)
+
+
+class FineBranch(nn.Module):
+    """A second, short-window iSTFT head added to the waveform: the frame features interpolated
+    to a finer hop, a FiLM residual block and a learned vector per fine frame, then magnitude + IF
+    + noise on an ``n_fft``-sample window.
+
+    The main head's 64 ms window cannot place what happens within a few milliseconds: a clap is
+    3–4 noise bursts 7–13 ms apart, a snare's attack a noise burst over a tone. A 16 ms window
+    at a 4 ms hop can (see README.md for the measurement with and without it).
+    """
+
+    def __init__(self, channels: int, style_dim: int, width: int, n_fft: int, hop: int,
+                 clip_samples: int, *, positional: bool, init_log_mag: float) -> None:
+        super().__init__()
+        _positive(fine_n_fft=n_fft, fine_hop=hop, fine_width=width)
+        self.frames = num_frames(clip_samples, hop)
+        self.inp = nn.Conv1d(channels, width, 1)
+        self.pos = nn.Parameter(torch.zeros(1, width, self.frames)) if positional else None
+        self.stack = ConditionedStack(width, style_dim, 1)
+        self.synth = ISTFTSynth(width, n_fft, hop, clip_samples, phase="if_noise",
+                                init_log_mag=init_log_mag)
+
+    def forward(self, h: Tensor, style: Tensor) -> Tensor:
+        h = self.inp(F.interpolate(h, size=self.frames, mode="linear", align_corners=False))
+        if self.pos is not None:
+            h = h + self.pos
+        return self.synth(F.leaky_relu(self.stack(h, style), 0.2))
 
 
 class BandDecayEnvelope(nn.Module):
@@ -146,26 +179,17 @@ def _band_interpolation(bands: int, bins: int, sample_rate: int) -> Tensor:
     return weights
 
 
-class SpectralCritic(nn.Module):
-    """Waveform → log-mel ``features``; features + class → (score, class logits, descriptors)."""
+class FrameTrunk(nn.Module):
+    """Log-mel frames ``(B, n_mels, frames)`` → strided residual 1-D convolutions over frames →
+    a flat ``(B, out_features)`` vector (with ProGAN's minibatch-std channel when ``std_group``)."""
 
-    def __init__(self, *, num_classes: int, clip_samples: int, sample_rate: int, descriptors: int,
-                 widths: Sequence[int] = (128, 192, 256), feature_dim: int = 256, n_fft: int = 1024,
-                 hop: int = 256, n_mels: int = 80, projection: bool = True,
-                 minibatch_std_group: int = 0) -> None:
+    def __init__(self, n_mels: int, widths: Sequence[int], frames: int, std_group: int) -> None:
         super().__init__()
         widths = list(widths)
         if not widths:
             raise ValueError("critic widths need at least one level")
-        if minibatch_std_group < 0:
-            raise ValueError(f"minibatch_std_group must be ≥ 0 (0: no minibatch-std feature), "
-                             f"got {minibatch_std_group}")
-        self.std_group = int(minibatch_std_group)
-        _positive(num_classes=num_classes, feature_dim=feature_dim, n_mels=n_mels,
-                  **{f"widths[{i}]": w for i, w in enumerate(widths)})
-        self.num_classes, self.clip_samples = num_classes, clip_samples
-        self.front = LogMelFrontEnd(sample_rate, n_fft, hop, n_mels)
-        frames = num_frames(clip_samples, hop)
+        _positive(n_mels=n_mels, **{f"widths[{i}]": w for i, w in enumerate(widths)})
+        self.std_group = std_group
         self.inp = nn.Conv1d(n_mels, widths[0], 3, padding=1)
         self.convs = nn.ModuleList()
         self.down = nn.ModuleList()
@@ -173,7 +197,47 @@ class SpectralCritic(nn.Module):
             self.convs.append(nn.Conv1d(w_in, w_in, 3, padding=1))
             self.down.append(nn.Conv1d(w_in, w_out, 4, stride=2, padding=1))
             frames = max(1, (frames + 2 - 4) // 2 + 1)
-        self.feature = nn.Linear((widths[-1] + (1 if self.std_group else 0)) * frames, feature_dim)
+        self.out_features = (widths[-1] + (1 if std_group else 0)) * frames
+
+    def forward(self, features: Tensor) -> Tensor:
+        h = self.inp(features)
+        for conv, down in zip(self.convs, self.down):
+            h = h + conv(F.leaky_relu(h, 0.2))
+            h = down(F.leaky_relu(h, 0.2))
+        if self.std_group:
+            h = torch.cat([h, minibatch_std(h, self.std_group)], dim=1)
+        return h.flatten(1)
+
+
+class SpectralCritic(nn.Module):
+    """Waveform → log-mel ``features`` (one tensor per resolution); features + class → (score,
+    class logits, descriptors).
+
+    With ``fine_n_fft`` it reads a second, short-window log-mel too (each through its own
+    :class:`FrameTrunk`, joined in φ), the multi-resolution critic of MelGAN/HiFi-GAN/UnivNet: a
+    64 ms window does not show a clap's bursts, so it cannot ask the generator for them.
+    """
+
+    def __init__(self, *, num_classes: int, clip_samples: int, sample_rate: int, descriptors: int,
+                 widths: Sequence[int] = (128, 192, 256), feature_dim: int = 256, n_fft: int = 1024,
+                 hop: int = 256, n_mels: int = 80, projection: bool = True,
+                 minibatch_std_group: int = 0, fine_n_fft: int = 0, fine_hop: int = 64,
+                 fine_mels: int = 40, fine_widths: Sequence[int] = (32, 64, 64, 64)) -> None:
+        super().__init__()
+        if minibatch_std_group < 0:
+            raise ValueError(f"minibatch_std_group must be ≥ 0 (0: no minibatch-std feature), "
+                             f"got {minibatch_std_group}")
+        if fine_n_fft < 0:
+            raise ValueError(f"fine_n_fft must be ≥ 0 (0: no fine-resolution branch), got {fine_n_fft}")
+        _positive(num_classes=num_classes, feature_dim=feature_dim)
+        self.num_classes, self.clip_samples = num_classes, clip_samples
+        self.std_group = int(minibatch_std_group)
+        grids = [(n_fft, hop, n_mels, widths)] + ([(fine_n_fft, fine_hop, fine_mels, fine_widths)]
+                                                  if fine_n_fft else [])
+        self.fronts = nn.ModuleList(LogMelFrontEnd(sample_rate, f, h, m) for f, h, m, _ in grids)
+        self.trunks = nn.ModuleList(FrameTrunk(m, w, num_frames(clip_samples, h), self.std_group)
+                                    for _, h, m, w in grids)
+        self.feature = nn.Linear(sum(t.out_features for t in self.trunks), feature_dim)
         self.score = nn.Linear(feature_dim, 1)
         self.project = nn.Embedding(num_classes, feature_dim) if projection else None
         if self.project is not None:
@@ -181,22 +245,21 @@ class SpectralCritic(nn.Module):
         self.classify = nn.Linear(feature_dim, num_classes)
         self.regress = nn.Linear(feature_dim, descriptors) if descriptors else None
 
-    def features(self, audio: Tensor) -> Tensor:
-        """``(B, 1, T)`` → ``(B, n_mels, frames)``: the critic's input, where penalties are taken."""
+    def features(self, audio: Tensor) -> tuple[Tensor, ...]:
+        """``(B, 1, T)`` → per resolution ``(B, n_mels, frames)``: the critic's input, where
+        penalties are taken."""
         if audio.ndim != 3 or audio.shape[1] != 1 or audio.shape[2] != self.clip_samples:
             raise ValueError(f"expected audio of shape (batch, 1, {self.clip_samples}), "
                              f"got {tuple(audio.shape)}")
-        return (self.front(audio) + 5.0) / 5.0
+        return tuple((front(audio) + 5.0) / 5.0 for front in self.fronts)
 
-    def forward(self, features: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        labels = _check_labels(labels, features.shape[0], self.num_classes)
-        h = self.inp(features)
-        for conv, down in zip(self.convs, self.down):
-            h = h + conv(F.leaky_relu(h, 0.2))
-            h = down(F.leaky_relu(h, 0.2))
-        if self.std_group:
-            h = torch.cat([h, minibatch_std(h, self.std_group)], dim=1)
-        phi = F.leaky_relu(self.feature(h.flatten(1)), 0.2)
+    def forward(self, features: Sequence[Tensor], labels: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        if len(features) != len(self.trunks):
+            raise ValueError(f"the critic reads {len(self.trunks)} resolution(s), got {len(features)} "
+                             f"feature tensors (use critic.features(audio))")
+        labels = _check_labels(labels, features[0].shape[0], self.num_classes)
+        flat = torch.cat([trunk(f) for trunk, f in zip(self.trunks, features)], dim=1)
+        phi = F.leaky_relu(self.feature(flat), 0.2)
         score = self.score(phi).squeeze(1)
         if self.project is not None:
             score = score + (self.project(labels) * phi).sum(dim=1)

@@ -14,6 +14,7 @@ import yaml
 
 from baselines.drumgan.baseline import CriticDiverged, DrumGAN
 from baselines.drumgan.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
+from baselines._common.stft import num_frames
 from baselines.drumgan.model import _band_interpolation
 from bench.api.baseline import Condition, LatentGenerator, declared_vs_implemented
 from bench.api.fit import Budget, FitContext, NonFiniteGradient, NonFiniteLoss
@@ -63,6 +64,27 @@ def test_gradient_penalty_is_zero_for_a_1_lipschitz_critic_and_counts_the_excess
     assert gradient_penalty(lambda x: x[:, 0, 0].abs(), real, fake).item() == pytest.approx(0.0, abs=1e-10)
 
 
+def test_penalties_take_a_tuple_of_features_as_one_input_vector():
+    g = torch.Generator().manual_seed(1)
+    real = (torch.randn(16, 5, 7, generator=g), torch.randn(16, 3, 11, generator=g))
+    fake = (torch.randn(16, 5, 7, generator=g), torch.randn(16, 3, 11, generator=g))
+    w = (torch.randn(5, 7, generator=g), torch.randn(3, 11, generator=g))
+    norm = math.sqrt(sum(float(p.pow(2).sum()) for p in w))
+    unit = tuple(p / norm for p in w)      # f(a, b) = <u_a, a> + <u_b, b>, ‖∇f‖ = 1 jointly
+
+    def linear(scale):
+        return lambda xs: scale * sum((x * u).sum(dim=(1, 2)) for x, u in zip(xs, unit))
+    assert gradient_penalty(linear(1.0), real, fake).item() == pytest.approx(0.0, abs=1e-10)
+    assert gradient_penalty(linear(3.0), real, fake).item() == pytest.approx(4.0, rel=1e-5)
+    assert r1_penalty(linear(3.0), real).item() == pytest.approx(9.0, rel=1e-5)
+    # a critic that reads only the first part has gradient norm ‖u_a‖ < 1: penalised by the gap
+    first = float(unit[0].norm())
+    only_a = lambda xs: (xs[0] * unit[0]).sum(dim=(1, 2))  # noqa: E731
+    assert gradient_penalty(only_a, real, fake).item() == pytest.approx((first - 1) ** 2, rel=1e-5)
+    with pytest.raises(ValueError, match="differ in shape"):
+        gradient_penalty(linear(1.0), real, fake[:1])
+
+
 def test_gan_losses_point_the_right_way():
     good, bad = torch.full((8,), 5.0), torch.full((8,), -5.0)
     for kind in ("ns_r1", "wgan_gp"):
@@ -95,9 +117,48 @@ def test_minibatch_std_is_zero_for_a_batch_of_copies_and_grows_with_their_spread
 def test_the_critic_takes_the_minibatch_std_feature_when_asked(tmp_path):
     gan = _gan(minibatch_std_group=2)
     _fit(gan, _data(), tmp_path, steps=2)
-    width = gan.critic.convs[-1].in_channels                  # channels after the last level
+    width = gan.critic.trunks[0].convs[-1].in_channels        # channels after the last level
     frames = _gan().critic.feature.in_features // width
     assert gan.critic.feature.in_features == (width + 1) * frames   # one more channel: the std
+
+
+def test_the_fine_branch_and_the_two_resolution_critic_train_and_round_trip(tmp_path):
+    plain = _gan()
+    assert plain.gen.fine is None and len(plain.critic.fronts) == 1
+    gan = _gan(fine_n_fft=128, fine_hop=32, critic_fine_n_fft=128, critic_fine_hop=32,
+               critic_fine_mels=20, critic_fine_widths=[8, 8])
+    assert gan.gen.fine is not None and len(gan.critic.trunks) == 2
+    x = torch.zeros(3, 1, SAMPLES)
+    coarse, fine = gan.critic.features(x)
+    assert fine.shape[1:] == (20, num_frames(SAMPLES, 32))        # hop 32 against the smoke's 64
+    assert coarse.shape[1:] == (16, num_frames(SAMPLES, 64))
+    with pytest.raises(ValueError, match="reads 2 resolution"):
+        gan.critic((coarse,), torch.zeros(3, dtype=torch.long))
+    # the fine head adds to the waveform: silencing it changes the clip
+    z, desc, labels = torch.randn(2, gan.latent_dim), torch.zeros(2, len(timbral.NAMES)), torch.tensor([0, 1])
+    with torch.no_grad():
+        torch.manual_seed(4)
+        both = gan.gen(z, desc, labels)
+        assert both.shape == (2, 1, SAMPLES)
+        head, gan.gen.fine = gan.gen.fine, None
+        torch.manual_seed(4)
+        main = gan.gen(z, desc, labels)
+        gan.gen.fine = head
+    assert not torch.allclose(both, main, atol=1e-4)
+    _fit(gan, _data(), tmp_path, steps=2)
+    # the fine trunk is trained through the critic's loss
+    assert gan.critic.trunks[1].inp.weight.grad is not None
+    assert float(gan.critic.trunks[1].inp.weight.grad.abs().sum()) > 0
+    again = _gan(fine_n_fft=128, fine_hop=32, critic_fine_n_fft=128, critic_fine_hop=32,
+                 critic_fine_mels=20, critic_fine_widths=[8, 8])
+    again.load_state_dict(gan.state_dict())
+    with torch.no_grad():      # the noise phases are drawn per call: the same seed for both
+        torch.manual_seed(5)
+        ours = gan.gen(z, desc, labels)
+        torch.manual_seed(5)
+        assert torch.equal(again.gen(z, desc, labels), ours)
+    with pytest.raises(RuntimeError, match="Unexpected key.*fine"):   # a plain config cannot load it
+        plain.load_state_dict(gan.state_dict())
 
 
 def test_declares_and_implements_a_conditional_latent_generator():
