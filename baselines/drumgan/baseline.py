@@ -43,7 +43,7 @@ class CriticDiverged(RuntimeError):
 
 class DrumGAN(Baseline, LatentGenerator):
     meta = BaselineMeta(
-        name="drumgan", version="1", capabilities=frozenset({"sample", "conditional", "latent"}),
+        name="drumgan", version="2", capabilities=frozenset({"sample", "conditional", "latent"}),
         citation=("Nistal, Lattner & Richard, DrumGAN: Synthesis of Drum Sounds With Timbral "
                   "Feature Conditioning Using Generative Adversarial Networks, ISMIR 2020 "
                   "(arXiv 2008.12073)"),
@@ -71,7 +71,8 @@ class DrumGAN(Baseline, LatentGenerator):
                  critic_n_fft: int = 1024, critic_hop: int = 256, critic_mels: int = 64,
                  projection: bool = True, minibatch_std_group: int = 0,
                  critic_fine_n_fft: int = 0, critic_fine_hop: int = 64, critic_fine_mels: int = 40,
-                 critic_fine_widths: Sequence[int] = (32, 64, 64, 64)) -> None:
+                 critic_fine_widths: Sequence[int] = (32, 64, 64, 64),
+                 critic_spectral_norm: bool = False) -> None:
         super().__init__(num_classes=num_classes, sample_rate=sample_rate, clip_samples=clip_samples)
         if loss not in LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; choose one of {LOSSES}")
@@ -113,7 +114,8 @@ class DrumGAN(Baseline, LatentGenerator):
                                      hop=critic_hop, n_mels=critic_mels, projection=projection,
                                      minibatch_std_group=minibatch_std_group,
                                      fine_n_fft=critic_fine_n_fft, fine_hop=critic_fine_hop,
-                                     fine_mels=critic_fine_mels, fine_widths=critic_fine_widths)
+                                     fine_mels=critic_fine_mels, fine_widths=critic_fine_widths,
+                                     spectral_norm=critic_spectral_norm)
         # generation uses an exponential moving average of the generator's weights (ProGAN's
         # practice, which DrumGAN's code base inherits); its parameters are not trained directly
         self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False) if ema_decay > 0 else None

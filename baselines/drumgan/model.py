@@ -222,7 +222,8 @@ class SpectralCritic(nn.Module):
                  widths: Sequence[int] = (128, 192, 256), feature_dim: int = 256, n_fft: int = 1024,
                  hop: int = 256, n_mels: int = 80, projection: bool = True,
                  minibatch_std_group: int = 0, fine_n_fft: int = 0, fine_hop: int = 64,
-                 fine_mels: int = 40, fine_widths: Sequence[int] = (32, 64, 64, 64)) -> None:
+                 fine_mels: int = 40, fine_widths: Sequence[int] = (32, 64, 64, 64),
+                 spectral_norm: bool = False) -> None:
         super().__init__()
         if minibatch_std_group < 0:
             raise ValueError(f"minibatch_std_group must be ≥ 0 (0: no minibatch-std feature), "
@@ -244,6 +245,10 @@ class SpectralCritic(nn.Module):
             nn.init.zeros_(self.project.weight)
         self.classify = nn.Linear(feature_dim, num_classes)
         self.regress = nn.Linear(feature_dim, descriptors) if descriptors else None
+        if spectral_norm:   # SN-GAN: every layer up to the score has its largest singular value 1
+            for layer in [m for m in self.trunks.modules() if isinstance(m, nn.Conv1d)] \
+                    + [self.feature, self.score]:
+                nn.utils.parametrizations.spectral_norm(layer)
 
     def features(self, audio: Tensor) -> tuple[Tensor, ...]:
         """``(B, 1, T)`` → per resolution ``(B, n_mels, frames)``: the critic's input, where

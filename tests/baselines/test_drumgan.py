@@ -161,6 +161,18 @@ def test_the_fine_branch_and_the_two_resolution_critic_train_and_round_trip(tmp_
         plain.load_state_dict(gan.state_dict())
 
 
+def test_spectral_norm_holds_each_critic_layer_at_unit_gain():
+    gan = _gan(critic_spectral_norm=True)
+    feats, labels = gan.critic.features(torch.randn(4, 1, SAMPLES) * 0.1), torch.zeros(4, dtype=torch.long)
+    for _ in range(30):                   # the power iteration runs once per training-mode call
+        gan.critic(feats, labels)
+    layers = [gan.critic.trunks[0].inp, gan.critic.trunks[0].down[-1], gan.critic.feature, gan.critic.score]
+    for layer in layers:
+        assert float(torch.linalg.matrix_norm(layer.weight.detach().flatten(1), 2)) == pytest.approx(1.0, rel=0.05)
+    plain = _gan().critic
+    assert float(torch.linalg.matrix_norm(plain.feature.weight, 2)) < 0.9   # default init: not 1
+
+
 def test_declares_and_implements_a_conditional_latent_generator():
     gan = _gan()
     assert isinstance(gan, LatentGenerator) and declared_vs_implemented(gan) == []
