@@ -43,11 +43,20 @@ def generator_loss(kind: str, fake: Tensor) -> Tensor:
     raise ValueError(f"unknown GAN loss {kind!r}; choose one of {LOSSES}")
 
 
+def _parts(x: Features) -> tuple[Tensor, ...]:
+    return x if isinstance(x, tuple) else (x,)
+
+
+def _like(x: Features, parts: tuple[Tensor, ...]) -> Features:
+    """``parts`` in the form of ``x``: the tuple for a tuple, its one tensor otherwise."""
+    return parts if isinstance(x, tuple) else parts[0]
+
+
 def _input_gradient(score: Callable[[Features], Tensor], x: Features) -> Tensor:
     """``∇ score`` at ``x``, flattened to ``(B, n)`` (the parts of a tuple side by side)."""
-    parts = tuple(p.detach().requires_grad_(True) for p in (x if isinstance(x, tuple) else (x,)))
-    grads = torch.autograd.grad(score(parts if isinstance(x, tuple) else parts[0]).sum(), parts,
-                                create_graph=True, allow_unused=True, materialize_grads=True)
+    parts = tuple(p.detach().requires_grad_(True) for p in _parts(x))
+    grads = torch.autograd.grad(score(_like(x, parts)).sum(), parts, create_graph=True,
+                                allow_unused=True, materialize_grads=True)
     return torch.cat([g.flatten(1) for g in grads], dim=1)
 
 
@@ -56,15 +65,14 @@ def gradient_penalty(score: Callable[[Features], Tensor], real: Features, fake: 
     """WGAN-GP: ``E[(‖∇D(x̂)‖ − 1)²]`` at ``x̂ = α·real + (1 − α)·fake``, α ~ U(0, 1) per example
     (the same α for every part of a tuple). Zero for a critic whose gradient has unit norm
     everywhere (a 1-Lipschitz linear map)."""
-    reals, fakes = (real, fake) if isinstance(real, tuple) else ((real,), (fake,))
+    reals, fakes = _parts(real), _parts(fake)
     if len(reals) != len(fakes) or any(r.shape != f.shape for r, f in zip(reals, fakes)):
         raise ValueError(f"real {[tuple(r.shape) for r in reals]} and fake "
                          f"{[tuple(f.shape) for f in fakes]} differ in shape")
     alpha = torch.rand(reals[0].shape[0], generator=generator).to(reals[0])
     mixed = tuple(torch.lerp(f.detach(), r.detach(), alpha.view((-1,) + (1,) * (r.ndim - 1)))
                   for r, f in zip(reals, fakes))
-    return (_input_gradient(score, mixed if isinstance(real, tuple) else mixed[0]).norm(dim=1)
-            - 1.0).pow(2).mean()
+    return (_input_gradient(score, _like(real, mixed)).norm(dim=1) - 1.0).pow(2).mean()
 
 
 def r1_penalty(score: Callable[[Features], Tensor], real: Features) -> Tensor:

@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
+from baselines._common.stft import num_frames
 from baselines.drumgan.baseline import CriticDiverged, DrumGAN
 from baselines.drumgan.losses import critic_loss, generator_loss, gradient_penalty, r1_penalty
-from baselines._common.stft import num_frames
 from baselines.drumgan.model import _band_interpolation
 from bench.api.baseline import Condition, LatentGenerator, declared_vs_implemented
 from bench.api.fit import Budget, FitContext, NonFiniteGradient, NonFiniteLoss
@@ -125,8 +125,9 @@ def test_the_critic_takes_the_minibatch_std_feature_when_asked(tmp_path):
 def test_the_fine_branch_and_the_two_resolution_critic_train_and_round_trip(tmp_path):
     plain = _gan()
     assert plain.gen.fine is None and len(plain.critic.fronts) == 1
-    gan = _gan(fine_n_fft=128, fine_hop=32, critic_fine_n_fft=128, critic_fine_hop=32,
-               critic_fine_mels=20, critic_fine_widths=[8, 8])
+    two_resolutions = dict(fine_n_fft=128, fine_hop=32, critic_fine_n_fft=128, critic_fine_hop=32,
+                           critic_fine_mels=20, critic_fine_widths=[8, 8])
+    gan = _gan(**two_resolutions)
     assert gan.gen.fine is not None and len(gan.critic.trunks) == 2
     x = torch.zeros(3, 1, SAMPLES)
     coarse, fine = gan.critic.features(x)
@@ -149,8 +150,7 @@ def test_the_fine_branch_and_the_two_resolution_critic_train_and_round_trip(tmp_
     # the fine trunk is trained through the critic's loss
     assert gan.critic.trunks[1].inp.weight.grad is not None
     assert float(gan.critic.trunks[1].inp.weight.grad.abs().sum()) > 0
-    again = _gan(fine_n_fft=128, fine_hop=32, critic_fine_n_fft=128, critic_fine_hop=32,
-                 critic_fine_mels=20, critic_fine_widths=[8, 8])
+    again = _gan(**two_resolutions)
     again.load_state_dict(gan.state_dict())
     with torch.no_grad():      # the noise phases are drawn per call: the same seed for both
         torch.manual_seed(5)
