@@ -13,6 +13,7 @@ import math
 import torch
 import torchaudio
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 
 def num_frames(num_samples: int, hop: int) -> int:
@@ -93,16 +94,29 @@ class ISTFTSynth(nn.Module):
       log-magnitude and random phase — the STFT of filtered noise (the harmonic-plus-noise split of
       DDSP, Engel et al. 2020, done per STFT bin). Training draws fresh noise phases every call;
       evaluation uses one fixed draw so that decoding is deterministic.
+
+    ``lobe_phase`` (the ``"if"`` models): frame 0 has phase ``−π·k`` in bin ``k`` and frame ``m``
+    adds the advances of frames ``0 … m − 1``, so every partial starts in phase at ``t = 0``, as in a
+    struck body's impulse response. A Hann-windowed partial lies over 3–4 neighbouring bins whose
+    phases differ by π (``torch.stft``'s frames start ``n_fft / 2`` before their centre) and advance
+    alike; with the default start (each bin one advance of its own in), neighbouring bins of one
+    partial are π/2 apart, plus their differing deviations, and cancel in the overlap-add (a
+    partial over four bins came out 21 dB quiet, ``tests/baselines/test_stft.py``) unless the
+    network learns the offsets itself. Off by default: the autoencoders' checkpoints and measured
+    rows were made without it.
     """
 
     def __init__(self, channels: int, n_fft: int, hop: int, num_samples: int,
                  phase: str = "if_noise", max_log_mag: float = 7.0,
-                 init_log_mag: float = -4.0) -> None:
+                 init_log_mag: float = -4.0, lobe_phase: bool = False) -> None:
         super().__init__()
         if phase not in PHASE_MODELS:
             raise ValueError(f"phase must be one of {PHASE_MODELS}, got {phase!r}")
         if hop > n_fft:
             raise ValueError(f"hop ({hop}) must not exceed n_fft ({n_fft})")
+        if lobe_phase and phase == "direct":
+            raise ValueError("lobe_phase sets where the summed advances of the 'if' phase models "
+                             "start; phase='direct' predicts the phase itself")
         self.n_fft, self.hop, self.num_samples, self.phase = n_fft, hop, num_samples, phase
         self.bins = n_fft // 2 + 1
         self.max_log_mag = max_log_mag
@@ -120,6 +134,9 @@ class ISTFTSynth(nn.Module):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         advance = 2 * math.pi * torch.arange(self.bins) * hop / n_fft
         self.register_buffer("bin_advance", advance.view(1, -1, 1), persistent=False)
+        self.lobe_phase = lobe_phase
+        self.register_buffer("lobe_origin", -math.pi * torch.arange(self.bins).view(1, -1, 1),
+                             persistent=False)
 
     def log_magnitude(self, audio: Tensor, floor: float = 1e-5) -> Tensor:
         """``(B, 1, T)`` → ``(B, bins, frames)``: the log-magnitude on this head's own STFT grid."""
@@ -137,7 +154,10 @@ class ISTFTSynth(nn.Module):
         if self.phase == "direct":
             spec = torch.polar(mag, u)
         else:
-            spec = torch.polar(mag, torch.cumsum(self.bin_advance + math.pi * torch.tanh(u), dim=2))
+            phase = torch.cumsum(self.bin_advance + math.pi * torch.tanh(u), dim=2)
+            if self.lobe_phase:   # frame m: −π·k plus the advances of frames 0 … m − 1
+                phase = F.pad(phase[..., :-1], (1, 0)) + self.lobe_origin
+            spec = torch.polar(mag, phase)
         if self.phase == "if_noise":
             noise_log_mag = params[2] if envelope is None else params[2] + envelope
             noise_mag = torch.exp(noise_log_mag.clamp(MIN_LOG_MAG, self.max_log_mag))

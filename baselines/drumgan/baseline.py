@@ -1,10 +1,11 @@
 """`drumgan`: a conditional GAN for drum one-shots after DrumGAN (Nistal, Lattner & Richard 2020).
 
 The generator maps noise, a class and seven timbral descriptors (:mod:`bench.data.timbral`) to
-magnitude + instantaneous-frequency STFT frames inverted exactly by ``torch.istft``; the critic
-reads the log-mel spectrogram, scores it (projection on the class) and, as in DrumGAN, predicts
-the class and the descriptors, which the generator is trained to match. See README.md for the
-loss choice and every deviation from the paper (no progressive growing, among others).
+magnitude + instantaneous-frequency STFT frames inverted exactly by ``torch.istft`` and bounded by
+a tanh (so the critic judges the clip that is scored); the critic reads the log-mel spectrogram,
+scores it (projection on the class) and, as in DrumGAN, predicts the class and the descriptors,
+which the generator is trained to match. See README.md for the loss choice and every deviation
+from the paper (no progressive growing, among others).
 
 The latent code is ``[z, d]``: the noise ``z ~ N(0, I)`` and the descriptors ``d`` normalised by
 the training split's mean and deviation, so latent metrics interpolate both. When a caller gives
@@ -43,12 +44,12 @@ class CriticDiverged(RuntimeError):
 
 class DrumGAN(Baseline, LatentGenerator):
     meta = BaselineMeta(
-        name="drumgan", version="2", capabilities=frozenset({"sample", "conditional", "latent"}),
+        name="drumgan", version="3", capabilities=frozenset({"sample", "conditional", "latent"}),
         citation=("Nistal, Lattner & Richard, DrumGAN: Synthesis of Drum Sounds With Timbral "
                   "Feature Conditioning Using Generative Adversarial Networks, ISMIR 2020 "
                   "(arXiv 2008.12073)"),
         description=("Conditional GAN: noise + class + seven timbral descriptors → magnitude/IF "
-                     "STFT frames → exact iSTFT; log-mel critic with class projection and "
+                     "STFT frames → exact iSTFT → tanh; log-mel critic with class projection and "
                      "DrumGAN's auxiliary class and descriptor heads; non-saturating loss with "
                      "lazy R1 (wgan_gp: DrumGAN's WGAN-GP)."),
     )
@@ -65,6 +66,7 @@ class DrumGAN(Baseline, LatentGenerator):
                  gen_widths: Sequence[int] = (128, 96, 64, 48), gen_blocks: int = 1,
                  n_fft: int = 1024, hop: int = 256, phase: str = "if_noise",
                  init_log_mag: float = 2.0, positional: bool = True, decay_bands: int = 32,
+                 lobe_phase: bool = False, soft_clip: bool = True,
                  fine_n_fft: int = 0, fine_hop: int = 64, fine_width: int = 32,
                  fine_init_log_mag: float = -2.0,
                  critic_widths: Sequence[int] = (64, 96, 128), critic_feature_dim: int = 128,
@@ -104,7 +106,8 @@ class DrumGAN(Baseline, LatentGenerator):
                                      latent_dim=self.latent_dim, descriptors=d, label_dim=label_dim,
                                      style_dim=style_dim, widths=gen_widths, blocks=gen_blocks,
                                      n_fft=n_fft, hop=hop, phase=phase, init_log_mag=init_log_mag,
-                                     positional=positional, bands=decay_bands,
+                                     positional=positional, bands=decay_bands, lobe_phase=lobe_phase,
+                                     soft_clip=soft_clip,
                                      fine_n_fft=fine_n_fft, fine_hop=fine_hop, fine_width=fine_width,
                                      fine_init_log_mag=fine_init_log_mag,
                                      sample_rate=self.sample_rate)

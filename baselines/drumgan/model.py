@@ -3,8 +3,8 @@
 Generator: (noise z, normalised timbral descriptors, class) → a short frame sequence →
 upsampling residual convolutions (FiLM on a style vector of all three, plus a learned vector per
 frame) → per-bin log-magnitude and instantaneous-frequency deviation (and a noise part) →
-``torch.istft`` (:class:`baselines._common.stft.ISTFTSynth`). DrumGAN's generator likewise emits
-magnitude + IF and its waveform is their exact inverse, with no Griffin-Lim.
+``torch.istft`` (:class:`baselines._common.stft.ISTFTSynth`) → tanh (``soft_clip``). DrumGAN's
+generator likewise emits magnitude + IF and its waveform is their exact inverse, with no Griffin-Lim.
 
 Critic: the log-mel spectrogram of the waveform (the generator's output is re-analysed, so phase
 errors show as the smeared magnitudes they cause) → strided 1-D convolutions over frames → a
@@ -47,6 +47,7 @@ class SpectralGenerator(nn.Module):
                  label_dim: int = 32, style_dim: int = 128, widths: Sequence[int] = (192, 128, 96, 64),
                  blocks: int = 1, n_fft: int = 1024, hop: int = 256, phase: str = "if_noise",
                  init_log_mag: float = -4.0, positional: bool = True, bands: int = 0,
+                 lobe_phase: bool = False, soft_clip: bool = False,
                  fine_n_fft: int = 0, fine_hop: int = 64, fine_width: int = 32,
                  fine_init_log_mag: float = -2.0, sample_rate: int = 16000) -> None:
         super().__init__()
@@ -75,9 +76,10 @@ class SpectralGenerator(nn.Module):
         self.pos = nn.ParameterList(nn.Parameter(torch.zeros(1, w, self.start * 2 ** (i + 1)))
                                     for i, w in enumerate(widths)) if positional else None
         self.synth = ISTFTSynth(widths[-1], n_fft, hop, clip_samples, phase=phase,
-                                init_log_mag=init_log_mag)
+                                init_log_mag=init_log_mag, lobe_phase=lobe_phase)
         self.decay = BandDecayEnvelope(style_dim, bands, n_fft, hop, self.frames,
                                        sample_rate=sample_rate) if bands else None
+        self.soft_clip = soft_clip
         self.fine = FineBranch(widths[-1], style_dim, fine_width, fine_n_fft, fine_hop, clip_samples,
                                positional=positional, init_log_mag=fine_init_log_mag) \
             if fine_n_fft else None
@@ -101,7 +103,11 @@ class SpectralGenerator(nn.Module):
         if h.shape[-1] < self.frames:  # too few levels for this clip length
             h = F.interpolate(h, size=self.frames, mode="linear", align_corners=False)
         wave = self.synth(h, None if self.decay is None else self.decay(style))
-        return wave if self.fine is None else wave + self.fine(h, style)
+        if self.fine is not None:
+            wave = wave + self.fine(h, style)
+        # tanh: the critic then judges the bounded clip that is scored; a hard clamp applied only
+        # at sampling time clipped every generated kick, unseen in training (README)
+        return torch.tanh(wave) if self.soft_clip else wave
 
 
 class FineBranch(nn.Module):

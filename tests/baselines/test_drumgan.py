@@ -213,6 +213,28 @@ def test_codes_carry_the_class_s_descriptors_and_condition_extra_overrides_them(
         gan.decode(z)
 
 
+def test_soft_clip_lets_the_critic_judge_the_bounded_clip_that_sampling_returns():
+    loud = {"init_log_mag": 4.0}        # a head that starts far above full scale
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    d, labels = torch.zeros(3, len(timbral.NAMES)), torch.tensor([0, 1, 2])
+    plain = _gan(soft_clip=False, **loud).eval()
+    with torch.no_grad():
+        trained_on = plain.gen(z, d, labels)
+        sampled = plain.decode(torch.cat([z, d], dim=1), condition=Condition(labels=labels))
+    assert trained_on.abs().max() > 1.5                     # what the critic sees in training …
+    assert not torch.equal(trained_on.clamp(-1, 1), trained_on)
+    assert torch.equal(sampled, trained_on.clamp(-1, 1))    # … is not what is scored: clipped
+    soft = _gan(soft_clip=True, **loud).eval()
+    trained_on = soft.gen(z, d, labels)
+    with torch.no_grad():
+        sampled = soft.decode(torch.cat([z, d], dim=1), condition=Condition(labels=labels))
+    assert trained_on.abs().max() <= 1.0                   # tanh: float32 rounds its top to 1
+    assert torch.allclose(sampled, trained_on.detach())     # the clip scored is the clip judged
+    trained_on.pow(2).sum().backward()                       # and saturated samples still learn
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in soft.gen.synth.parameters())
+    assert soft.gen.synth.proj.bias.grad.abs().sum() > 0
+
+
 def test_checkpoint_round_trip_reproduces_samples_and_refuses_another_configuration(tmp_path):
     gan = _gan()
     _fit(gan, _data(), tmp_path)

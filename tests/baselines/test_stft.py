@@ -1,7 +1,9 @@
-"""The shared STFT pieces: a magnitude whose gradient stays finite where a decay underflows, and
-the log-mel front end built on it (a GAN critic back-propagates through it into generated audio)."""
+"""The shared STFT pieces: a magnitude whose gradient stays finite where a decay underflows, the
+log-mel front end built on it (a GAN critic back-propagates through it into generated audio), and
+where the iSTFT head's phases start (``lobe_phase``: partials that add up instead of cancelling)."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torchaudio
 
@@ -62,3 +64,44 @@ def test_the_istft_head_keeps_its_gradient_finite_where_magnitudes_underflow(mon
     assert torch.isfinite(_head_gradients()).all()
     monkeypatch.setattr(stft, "MIN_LOG_MAG", -float("inf"))    # no floor: polar's backward NaNs
     assert not torch.isfinite(_head_gradients()).all()
+
+
+def _partial_head(lobe_phase: bool, centre: float = 35.3) -> ISTFTSynth:
+    """An ``"if"`` head whose output is one steady partial at fractional bin ``centre``: the bins of
+    its main lobe carry a Hann lobe's magnitudes and every one of them the partial's frequency."""
+    head = ISTFTSynth(1, 1024, 256, 16000, phase="if", lobe_phase=lobe_phase)
+    with torch.no_grad():
+        head.proj.weight.zero_()
+        log_mag = torch.full((head.bins,), stft.MIN_LOG_MAG)
+        u = torch.zeros(head.bins)
+        for k in range(34, 38):
+            log_mag[k] = torch.log(torch.tensor(1.0 - ((k - centre) / 2) ** 2))
+            u[k] = torch.atanh(torch.tensor((centre - k) * 256 / 1024 * 2))  # deviation / π
+        head.proj.bias.copy_(torch.cat([log_mag, u]))
+    return head
+
+
+def test_lobe_phase_lets_a_partial_spread_over_its_main_lobe_add_up_instead_of_cancelling():
+    features = torch.zeros(1, 1, 63)
+    loudness = {}
+    for lobe_phase in (False, True):
+        with torch.no_grad():
+            wave = _partial_head(lobe_phase).eval()(features)[0, 0, 4000:12000]
+        loudness[lobe_phase] = float(wave.pow(2).mean().sqrt())
+    # a sinusoid whose STFT peak is 1 has amplitude 2 / Σ hann and RMS ≈ 0.0028
+    assert 0.002 < loudness[True] < 0.004
+    assert loudness[True] > 5 * loudness[False]
+    with pytest.raises(ValueError, match="lobe_phase"):
+        ISTFTSynth(1, 1024, 256, 16000, phase="direct", lobe_phase=True)
+
+
+def test_without_lobe_phase_the_phases_are_the_summed_advances_the_autoencoders_were_trained_on():
+    torch.manual_seed(0)
+    head = ISTFTSynth(4, 256, 64, 4000, phase="if").eval()
+    features = torch.randn(2, 4, 63)
+    log_mag, u = head.proj(features).split(head.bins, dim=1)
+    phase = torch.cumsum(head.bin_advance + torch.pi * torch.tanh(u), dim=2)
+    expected = torch.istft(torch.polar(torch.exp(log_mag.clamp(stft.MIN_LOG_MAG, 7.0)), phase), 256,
+                           64, window=torch.hann_window(256), center=True, length=4000)
+    assert torch.allclose(head(features)[:, 0], expected, atol=1e-6)
+    assert not any("lobe" in k for k in head.state_dict())   # checkpoints unchanged
