@@ -44,7 +44,7 @@ class CriticDiverged(RuntimeError):
 
 class DrumGAN(Baseline, LatentGenerator):
     meta = BaselineMeta(
-        name="drumgan", version="3", capabilities=frozenset({"sample", "conditional", "latent"}),
+        name="drumgan", version="4", capabilities=frozenset({"sample", "conditional", "latent"}),
         citation=("Nistal, Lattner & Richard, DrumGAN: Synthesis of Drum Sounds With Timbral "
                   "Feature Conditioning Using Generative Adversarial Networks, ISMIR 2020 "
                   "(arXiv 2008.12073)"),
@@ -70,7 +70,7 @@ class DrumGAN(Baseline, LatentGenerator):
                  fine_n_fft: int = 0, fine_hop: int = 64, fine_width: int = 32,
                  fine_init_log_mag: float = -2.0,
                  critic_widths: Sequence[int] = (64, 96, 128), critic_feature_dim: int = 128,
-                 critic_n_fft: int = 1024, critic_hop: int = 256, critic_mels: int = 64,
+                 critic_n_fft: int = 512, critic_hop: int = 128, critic_mels: int = 64,
                  projection: bool = True, minibatch_std_group: int = 0,
                  critic_fine_n_fft: int = 0, critic_fine_hop: int = 64, critic_fine_mels: int = 40,
                  critic_fine_widths: Sequence[int] = (32, 64, 64, 64),
