@@ -44,7 +44,7 @@ class CriticDiverged(RuntimeError):
 
 class DrumGAN(Baseline, LatentGenerator):
     meta = BaselineMeta(
-        name="drumgan", version="4", capabilities=frozenset({"sample", "conditional", "latent"}),
+        name="drumgan", version="5", capabilities=frozenset({"sample", "conditional", "latent"}),
         citation=("Nistal, Lattner & Richard, DrumGAN: Synthesis of Drum Sounds With Timbral "
                   "Feature Conditioning Using Generative Adversarial Networks, ISMIR 2020 "
                   "(arXiv 2008.12073)"),
@@ -56,7 +56,7 @@ class DrumGAN(Baseline, LatentGenerator):
 
     def __init__(self, *, num_classes: int, sample_rate: int, clip_samples: int,
                  latent_dim: int = 64, loss: str = "ns_r1", lr_g: float = 5e-4, lr_d: float = 5e-4,
-                 betas: Sequence[float] = (0.0, 0.99), r1_gamma: float = 10.0, r1_every: int = 4,
+                 betas: Sequence[float] = (0.0, 0.99), r1_gamma: float = 5.0, r1_every: int = 4,
                  gp_weight: float = 10.0, drift: float = 1e-3, critic_steps: int = 1,
                  class_weight: float = 1.0, descriptor_weight: float = 10.0,
                  use_descriptors: bool = True, ema_decay: float = 0.99,
